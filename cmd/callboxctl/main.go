@@ -1,0 +1,83 @@
+// Command callboxctl is the site engineer's and script writer's tool: it
+// drives callboxd through its HTTP API (calls, records, trunks) and runs
+// offline tools (flow lint and chat, audio devices).
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage: callboxctl [--api URL] [--token TOKEN] COMMAND [ARGS]
+
+Commands:
+  call NUMBER --say TEXT [--trunk NAME] [--voice V] [--wait-dtmf N]
+                              place a call, speak TEXT, collect N digits, print the record
+  calls [--limit N] [--json]  list call records, newest first
+  call-record ID [--json]     show one call record
+  trunks [--json]             show trunk registration and keepalive state
+  flow lint FILE...           validate dialogue flow files
+  flow chat FILE --profile k=v...
+                              talk to a flow in the terminal
+  audio devices [--json]      list local audio devices (PortAudio)
+  version
+
+The API address comes from --api, else $CALLBOX_API, else http://127.0.0.1:8080.
+The token comes from --token, else $CALLBOX_TOKEN.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	api := &client{base: envOr("CALLBOX_API", "http://127.0.0.1:8080"), token: os.Getenv("CALLBOX_TOKEN")}
+	for len(args) > 0 {
+		switch {
+		case args[0] == "--api" && len(args) > 1:
+			api.base, args = args[1], args[2:]
+		case args[0] == "--token" && len(args) > 1:
+			api.token, args = args[1], args[2:]
+		default:
+			goto dispatch
+		}
+	}
+dispatch:
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "call":
+		return runCall(api, rest, stdout, stderr)
+	case "calls":
+		return runCalls(api, rest, stdout, stderr)
+	case "call-record":
+		return runCallRecord(api, rest, stdout, stderr)
+	case "trunks":
+		return runTrunks(api, rest, stdout, stderr)
+	case "flow":
+		return runFlow(rest, stdin, stdout, stderr)
+	case "audio":
+		return runAudio(rest, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "callboxctl", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "callboxctl: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+var version = "dev"
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,180 @@
+package daemon
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"callbox/cluster"
+	"callbox/daemon/apiv1"
+	"callbox/daemon/config"
+	"callbox/daemon/sipua"
+	"callbox/media"
+)
+
+// apiServer serves the HTTP API: /healthz and the /v1 call endpoints.
+type apiServer struct {
+	cfg   *config.Config
+	calls *callManager
+	node  *cluster.Node
+	ua    *sipua.UA
+	clock *media.Clock
+	log   *slog.Logger
+}
+
+func (a *apiServer) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.handleHealth)
+	mux.HandleFunc("POST /v1/calls", a.auth(a.handlePlaceCall))
+	mux.HandleFunc("GET /v1/calls", a.auth(a.handleListCalls))
+	mux.HandleFunc("GET /v1/calls/{id}", a.auth(a.handleGetCall))
+	mux.HandleFunc("GET /v1/trunks", a.auth(a.handleTrunks))
+	return mux
+}
+
+// auth enforces the optional bearer token.
+func (a *apiServer) auth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.cfg.API.Token != "" {
+			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.API.Token)) != 1 {
+				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+				return
+			}
+		}
+		h(w, r)
+	}
+}
+
+// healthy reports why the box is not healthy, or nil.
+func (a *apiServer) healthy() error {
+	if !a.clock.Healthy(time.Now()) {
+		return errors.New("media clock is not ticking")
+	}
+	if !a.node.Healthy() {
+		return errors.New("raft has no leader")
+	}
+	return nil
+}
+
+func (a *apiServer) handleHealth(w http.ResponseWriter, r *http.Request) {
+	body := map[string]any{"box": a.cfg.Box.ID, "active_calls": a.calls.activeCount()}
+	if err := a.healthy(); err != nil {
+		body["status"], body["error"] = "unhealthy", err.Error()
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
+	}
+	body["status"] = "ok"
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (a *apiServer) handlePlaceCall(w http.ResponseWriter, r *http.Request) {
+	var body apiv1.PlaceCall
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, "request body: "+err.Error())
+		return
+	}
+	req := CallRequest{
+		Number: body.Number, Trunk: body.Trunk, CallerID: body.CallerID,
+		Say: body.Say, Voice: body.Voice, WaitDTMF: body.WaitDTMF,
+	}
+	req.DTMFTimeout = time.Duration(body.DTMFTimeoutSec * float64(time.Second))
+	req.RingTimeout = time.Duration(body.RingTimeoutSec * float64(time.Second))
+	id, done, err := a.calls.PlaceCall(r.Context(), req)
+	switch {
+	case errors.Is(err, ErrBadRequest):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case errors.Is(err, ErrDraining), errors.Is(err, ErrBusy):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if wait, _ := strconv.ParseBool(r.URL.Query().Get("wait")); wait {
+		select {
+		case <-done:
+		case <-r.Context().Done():
+			return // the call goes on; the client can poll GET /v1/calls/{id}
+		}
+		a.writeRecord(w, id, http.StatusOK)
+		return
+	}
+	w.Header().Set("Location", "/v1/calls/"+id)
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
+}
+
+func (a *apiServer) handleGetCall(w http.ResponseWriter, r *http.Request) {
+	a.writeRecord(w, r.PathValue("id"), http.StatusOK)
+}
+
+func (a *apiServer) writeRecord(w http.ResponseWriter, id string, status int) {
+	rec, ok, err := a.node.CallRecord(id)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no call %q", id))
+		return
+	}
+	writeJSON(w, status, recordView(rec))
+}
+
+func (a *apiServer) handleListCalls(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := cluster.RecordFilter{Limit: 100}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 || n > 10000 {
+			writeError(w, http.StatusBadRequest, "limit must be 1-10000")
+			return
+		}
+		f.Limit = n
+	}
+	for key, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if s := q.Get(key); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, key+" must be an RFC 3339 time such as 2026-11-21T09:00:00Z")
+				return
+			}
+			*dst = t
+		}
+	}
+	recs, err := a.node.CallRecords(f)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	out := make([]apiv1.CallRecord, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, recordView(rec))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *apiServer) handleTrunks(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.ua.Trunks())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

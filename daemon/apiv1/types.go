@@ -1,0 +1,61 @@
+// Package apiv1 owns the wire types of callboxd's /v1 HTTP API, shared by
+// the daemon and callboxctl so both sides agree on every field.
+package apiv1
+
+import "time"
+
+// CallRecord is one call as the API shows it.
+type CallRecord struct {
+	ID            string     `json:"id"`
+	SIPCallID     string     `json:"sip_call_id,omitempty"`
+	Box           string     `json:"box"`
+	Trunk         string     `json:"trunk"`
+	Number        string     `json:"number"`
+	Direction     string     `json:"direction"`
+	CallerID      string     `json:"caller_id,omitempty"`
+	CampaignID    string     `json:"campaign_id,omitempty"`
+	InviteAt      time.Time  `json:"invite_at"`
+	RingAt        *time.Time `json:"ring_at,omitempty"`
+	EarlyMediaAt  *time.Time `json:"early_media_at,omitempty"`
+	AnswerAt      *time.Time `json:"answer_at,omitempty"`
+	EndAt         *time.Time `json:"end_at,omitempty"`
+	Disposition   string     `json:"disposition,omitempty"`
+	SIPCode       int        `json:"sip_code,omitempty"`
+	SIPReason     string     `json:"sip_reason,omitempty"`
+	HangupBy      string     `json:"hangup_by,omitempty"`
+	DTMF          string     `json:"dtmf,omitempty"`
+	Codec         string     `json:"codec,omitempty"`
+	Prompt        string     `json:"prompt,omitempty"`
+	RTP           RTP        `json:"rtp"`
+	RecordingPath string     `json:"recording_path,omitempty"`
+	RecordingBox  string     `json:"recording_box,omitempty"`
+	Error         string     `json:"error,omitempty"`
+}
+
+// RTP is a call's RTP/RTCP summary.
+type RTP struct {
+	PacketsSent        int64   `json:"packets_sent"`
+	PacketsReceived    int64   `json:"packets_received"`
+	PacketsLost        int64   `json:"packets_lost"`
+	LossFraction       float64 `json:"loss_fraction"`
+	JitterMs           float64 `json:"jitter_ms"`
+	RemoteLossFraction float64 `json:"remote_loss_fraction"`
+	RemoteJitterMs     float64 `json:"remote_jitter_ms"`
+}
+
+// PlaceCall is the body of POST /v1/calls.
+type PlaceCall struct {
+	Number         string  `json:"number"`
+	Trunk          string  `json:"trunk,omitempty"`
+	CallerID       string  `json:"caller_id,omitempty"`
+	Say            string  `json:"say"`
+	Voice          string  `json:"voice,omitempty"`
+	WaitDTMF       int     `json:"wait_dtmf,omitempty"`
+	DTMFTimeoutSec float64 `json:"dtmf_timeout_sec,omitempty"`
+	RingTimeoutSec float64 `json:"ring_timeout_sec,omitempty"`
+}
+
+// Error is every non-2xx body.
+type Error struct {
+	Error string `json:"error"`
+}

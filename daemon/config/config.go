@@ -1,0 +1,501 @@
+// Package config owns callboxd's YAML configuration: its schema, the
+// defaults every key falls back to, and validation whose errors name the
+// file, the key (with its line) and the problem.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole callboxd configuration. Every field has a default
+// (see Default) so a minimal file names only its trunks.
+type Config struct {
+	Box      Box      `yaml:"box"`
+	Log      Log      `yaml:"log"`
+	API      API      `yaml:"api"`
+	SIP      SIP      `yaml:"sip"`
+	Media    Media    `yaml:"media"`
+	Cluster  Cluster  `yaml:"cluster"`
+	Calls    Calls    `yaml:"calls"`
+	TTS      TTS      `yaml:"tts"`
+	Inbound  Inbound  `yaml:"inbound"`
+	Trunks   []Trunk  `yaml:"trunks"`
+	Watchdog Watchdog `yaml:"watchdog"`
+
+	// Path is the file the configuration was loaded from ("" for defaults).
+	Path string `yaml:"-"`
+}
+
+// Box identifies this box and where it keeps its data.
+type Box struct {
+	ID      string `yaml:"id"`
+	DataDir string `yaml:"data_dir"`
+}
+
+// Log selects the slog handler.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// API is the HTTP API listener.
+type API struct {
+	Listen string `yaml:"listen"`
+	// Token, when set, is required as "Authorization: Bearer TOKEN" on
+	// every /v1 request. /healthz stays open for probes.
+	Token string `yaml:"token"`
+}
+
+// SIP is the box's SIP listener.
+type SIP struct {
+	ListenIP   string   `yaml:"listen_ip"`
+	ListenPort int      `yaml:"listen_port"`
+	Transports []string `yaml:"transports"`
+	ExternalIP string   `yaml:"external_ip"`
+	UserAgent  string   `yaml:"user_agent"`
+}
+
+// Media is the RTP plane.
+type Media struct {
+	IP           string `yaml:"ip"`
+	RTPPortMin   int    `yaml:"rtp_port_min"`
+	RTPPortMax   int    `yaml:"rtp_port_max"`
+	Record       bool   `yaml:"record"`
+	ClockWorkers int    `yaml:"clock_workers"`
+}
+
+// Cluster is the Raft node. A single box is a one-node cluster.
+type Cluster struct {
+	NodeID    string `yaml:"node_id"`
+	Bind      string `yaml:"bind"`
+	Bootstrap bool   `yaml:"bootstrap"`
+}
+
+// Calls are limits for every call.
+type Calls struct {
+	RingTimeout  time.Duration `yaml:"ring_timeout"`
+	MaxDuration  time.Duration `yaml:"max_duration"`
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	DTMFTimeout  time.Duration `yaml:"dtmf_timeout"`
+	MaxActive    int           `yaml:"max_active"`
+}
+
+// TTS selects the speech synthesis engine.
+type TTS struct {
+	Engine   string `yaml:"engine"` // espeak or openai
+	Voice    string `yaml:"voice"`
+	Rate     int    `yaml:"rate"`
+	CacheDir string `yaml:"cache_dir"`
+	URL      string `yaml:"url"`
+	APIKey   string `yaml:"api_key"`
+	Model    string `yaml:"model"`
+}
+
+// Inbound is what the box does with a call arriving from a trunk.
+type Inbound struct {
+	Prompt      string        `yaml:"prompt"`
+	Voice       string        `yaml:"voice"`
+	MaxDigits   int           `yaml:"max_digits"`
+	DTMFTimeout time.Duration `yaml:"dtmf_timeout"`
+}
+
+// Trunk is one SIP trunk.
+type Trunk struct {
+	Name            string        `yaml:"name"`
+	Host            string        `yaml:"host"`
+	Port            int           `yaml:"port"`
+	Transport       string        `yaml:"transport"` // udp or tcp
+	Auth            string        `yaml:"auth"`      // ip or register
+	Username        string        `yaml:"username"`
+	Password        string        `yaml:"password"`
+	Realm           string        `yaml:"realm"`
+	RegisterExpiry  time.Duration `yaml:"register_expiry"`
+	FromUser        string        `yaml:"from_user"`
+	FromDomain      string        `yaml:"from_domain"`
+	MaxCalls        int           `yaml:"max_calls"`
+	OptionsInterval time.Duration `yaml:"options_interval"`
+	OptionsFailures int           `yaml:"options_failures"`
+	AllowedSources  []string      `yaml:"allowed_sources"`
+	Codecs          []string      `yaml:"codecs"`
+}
+
+// Watchdog is the hardware watchdog device.
+type Watchdog struct {
+	Device   string        `yaml:"device"` // "" disables
+	Interval time.Duration `yaml:"interval"`
+}
+
+// Default returns the configuration every file is layered over.
+func Default() Config {
+	return Config{
+		Box:      Box{ID: hostname(), DataDir: "/var/lib/callbox"},
+		Log:      Log{Level: "info", Format: "text"},
+		API:      API{Listen: "127.0.0.1:8080"},
+		SIP:      SIP{ListenIP: "0.0.0.0", ListenPort: 5060, Transports: []string{"udp", "tcp"}, UserAgent: "callbox"},
+		Media:    Media{IP: "0.0.0.0", RTPPortMin: 20000, RTPPortMax: 30000, Record: true},
+		Cluster:  Cluster{Bind: "127.0.0.1:7000", Bootstrap: true},
+		Calls:    Calls{RingTimeout: 30 * time.Second, MaxDuration: 10 * time.Minute, DrainTimeout: 60 * time.Second, DTMFTimeout: 8 * time.Second, MaxActive: 2000},
+		TTS:      TTS{Engine: "espeak", Voice: "en-us"},
+		Inbound:  Inbound{Prompt: "Thank you for calling back. Please enter your four digit reference, then the hash key.", MaxDigits: 4, DTMFTimeout: 10 * time.Second},
+		Watchdog: Watchdog{Interval: 5 * time.Second},
+	}
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "box"
+	}
+	return h
+}
+
+// Error is a configuration problem: which file, which key (and its line
+// where known), and what is wrong with it.
+type Error struct {
+	File    string
+	Key     string
+	Line    int
+	Problem string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("config: ")
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Problem)
+	return b.String()
+}
+
+// Errors is every problem found in one file.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Load reads, decodes and validates a configuration file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Problem: err.Error()}
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates configuration bytes; name is used in errors.
+func Parse(name string, data []byte) (*Config, error) {
+	cfg := Default()
+	cfg.Path = name
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(name, err, nil)
+	}
+	lines := map[string]int{}
+	if len(root.Content) > 0 {
+		indexLines(root.Content[0], "", lines)
+		strict := yaml.NewDecoder(bytes.NewReader(data))
+		strict.KnownFields(true)
+		if err := strict.Decode(&cfg); err != nil {
+			return nil, yamlError(name, err, lines)
+		}
+	}
+	cfg.Path = name
+	if errs := cfg.validate(); len(errs) > 0 {
+		for _, e := range errs {
+			e.File = name
+			e.Line = lookupLine(lines, e.Key)
+		}
+		return nil, errs
+	}
+	return &cfg, nil
+}
+
+// yamlError turns yaml.v3's messages ("line 4: field x not found in type
+// config.Trunk") into Errors that name the file, line and key.
+func yamlError(name string, err error, lines map[string]int) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		out := make(Errors, 0, len(te.Errors))
+		for _, m := range te.Errors {
+			line := 0
+			if _, err := fmt.Sscanf(m, "line %d:", &line); err == nil {
+				if i := strings.Index(m, ": "); i >= 0 {
+					m = m[i+2:]
+				}
+			}
+			out = append(out, &Error{File: name, Line: line, Key: keyAtLine(lines, line), Problem: typeProblem(m)})
+		}
+		return out
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
+		if i := strings.Index(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+	}
+	return &Error{File: name, Line: line, Problem: "invalid YAML: " + msg}
+}
+
+// typeProblem rewrites a yaml.v3 decoding message for a site engineer.
+func typeProblem(m string) string {
+	var field, typ string
+	if _, err := fmt.Sscanf(m, "field %s not found in type config.%s", &field, &typ); err == nil {
+		return "unknown key " + strconv.Quote(field) + " (check its spelling against configs/callboxd.example.yaml)"
+	}
+	if i := strings.Index(m, "cannot unmarshal "); i >= 0 {
+		rest := m[i+len("cannot unmarshal "):]
+		if j := strings.Index(rest, " into "); j >= 0 {
+			val, into := rest[:j], rest[j+len(" into "):]
+			if k := strings.IndexByte(val, ' '); k >= 0 {
+				val = val[k+1:]
+			}
+			switch into {
+			case "time.Duration":
+				return val + " is not a duration (write it like 30s, 2m or 1h)"
+			case "int", "uint64", "float64":
+				return val + " is not a number"
+			case "bool":
+				return val + " is not true or false"
+			case "[]string":
+				return val + " must be a list"
+			}
+			return val + " has the wrong type (" + strings.TrimPrefix(into, "config.") + " expected)"
+		}
+	}
+	return m
+}
+
+// keyAtLine finds the deepest key path declared on line.
+func keyAtLine(lines map[string]int, line int) string {
+	best := ""
+	for k, l := range lines {
+		if l == line && (len(k) > len(best) || (len(k) == len(best) && k < best)) {
+			best = k
+		}
+	}
+	return best
+}
+
+// indexLines records the line of every key path ("trunks[0].host").
+func indexLines(n *yaml.Node, path string, out map[string]int) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			out[p] = k.Line
+			indexLines(v, p, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			out[p] = c.Line
+			indexLines(c, p, out)
+		}
+	}
+}
+
+// lookupLine finds the line of key, or of its nearest present parent.
+func lookupLine(lines map[string]int, key string) int {
+	for key != "" {
+		if l, ok := lines[key]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return 0
+}
+
+func (c *Config) validate() Errors {
+	var errs Errors
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &Error{Key: key, Problem: fmt.Sprintf(format, args...)})
+	}
+	if c.Box.ID == "" {
+		bad("box.id", "must not be empty")
+	}
+	if c.Box.DataDir == "" {
+		bad("box.data_dir", "must not be empty")
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+		bad("api.listen", "%q is not host:port", c.API.Listen)
+	}
+	if net.ParseIP(c.SIP.ListenIP) == nil {
+		bad("sip.listen_ip", "%q is not an IP address", c.SIP.ListenIP)
+	}
+	if c.SIP.ListenPort <= 0 || c.SIP.ListenPort > 65535 {
+		bad("sip.listen_port", "%d is not a port (1-65535)", c.SIP.ListenPort)
+	}
+	if len(c.SIP.Transports) == 0 {
+		bad("sip.transports", "needs at least one of udp, tcp")
+	}
+	for i, t := range c.SIP.Transports {
+		if t != "udp" && t != "tcp" {
+			bad(fmt.Sprintf("sip.transports[%d]", i), "%q is not udp or tcp", t)
+		}
+	}
+	if c.SIP.ExternalIP != "" && net.ParseIP(c.SIP.ExternalIP) == nil {
+		bad("sip.external_ip", "%q is not an IP address", c.SIP.ExternalIP)
+	}
+	if net.ParseIP(c.Media.IP) == nil {
+		bad("media.ip", "%q is not an IP address", c.Media.IP)
+	}
+	if c.Media.RTPPortMin < 1024 || c.Media.RTPPortMax > 65535 || c.Media.RTPPortMin+2 > c.Media.RTPPortMax {
+		bad("media.rtp_port_min", "RTP range %d-%d must lie in 1024-65535 and hold at least one port pair", c.Media.RTPPortMin, c.Media.RTPPortMax)
+	}
+	if _, _, err := net.SplitHostPort(c.Cluster.Bind); err != nil {
+		bad("cluster.bind", "%q is not host:port", c.Cluster.Bind)
+	}
+	positive := func(key string, d time.Duration) {
+		if d <= 0 {
+			bad(key, "must be a positive duration such as 30s, got %v", d)
+		}
+	}
+	positive("calls.ring_timeout", c.Calls.RingTimeout)
+	positive("calls.max_duration", c.Calls.MaxDuration)
+	positive("calls.drain_timeout", c.Calls.DrainTimeout)
+	positive("calls.dtmf_timeout", c.Calls.DTMFTimeout)
+	if c.Calls.MaxActive <= 0 {
+		bad("calls.max_active", "must be positive, got %d", c.Calls.MaxActive)
+	}
+	switch c.TTS.Engine {
+	case "espeak":
+	case "openai":
+		if c.TTS.URL == "" {
+			bad("tts.url", "is required when tts.engine is openai")
+		}
+	default:
+		bad("tts.engine", "%q is not one of espeak, openai", c.TTS.Engine)
+	}
+	if c.Inbound.MaxDigits < 0 || c.Inbound.MaxDigits > 64 {
+		bad("inbound.max_digits", "must be 0-64, got %d", c.Inbound.MaxDigits)
+	}
+	names := map[string]bool{}
+	for i := range c.Trunks {
+		t := &c.Trunks[i]
+		key := fmt.Sprintf("trunks[%d]", i)
+		if t.Name == "" {
+			bad(key+".name", "is required")
+		} else if names[t.Name] {
+			bad(key+".name", "duplicate trunk name %q", t.Name)
+		}
+		names[t.Name] = true
+		if t.Host == "" {
+			bad(key+".host", "is required")
+		}
+		if t.Port == 0 {
+			t.Port = 5060
+		}
+		if t.Port < 0 || t.Port > 65535 {
+			bad(key+".port", "%d is not a port (1-65535)", t.Port)
+		}
+		if t.Transport == "" {
+			t.Transport = "udp"
+		}
+		if t.Transport != "udp" && t.Transport != "tcp" {
+			bad(key+".transport", "%q is not udp or tcp", t.Transport)
+		}
+		if t.Auth == "" {
+			t.Auth = "ip"
+		}
+		switch t.Auth {
+		case "ip":
+		case "register":
+			if t.Username == "" {
+				bad(key+".username", "is required when auth is register")
+			}
+			if t.Password == "" {
+				bad(key+".password", "is required when auth is register")
+			}
+			if t.RegisterExpiry == 0 {
+				t.RegisterExpiry = time.Hour
+			}
+		default:
+			bad(key+".auth", "%q is not ip or register", t.Auth)
+		}
+		if t.MaxCalls == 0 {
+			t.MaxCalls = 100
+		}
+		if t.MaxCalls < 0 {
+			bad(key+".max_calls", "must be positive, got %d", t.MaxCalls)
+		}
+		if t.OptionsInterval == 0 {
+			t.OptionsInterval = 30 * time.Second
+		}
+		if t.OptionsInterval < 0 {
+			bad(key+".options_interval", "must be positive")
+		}
+		if t.OptionsFailures == 0 {
+			t.OptionsFailures = 3
+		}
+		for j, s := range t.AllowedSources {
+			if net.ParseIP(s) == nil {
+				if _, _, err := net.ParseCIDR(s); err != nil {
+					bad(fmt.Sprintf("%s.allowed_sources[%d]", key, j), "%q is neither an IP address nor a CIDR", s)
+				}
+			}
+		}
+		for j, cd := range t.Codecs {
+			if cd != "PCMU" && cd != "PCMA" {
+				bad(fmt.Sprintf("%s.codecs[%d]", key, j), "%q is not PCMU or PCMA", cd)
+			}
+		}
+	}
+	if c.Watchdog.Device != "" && c.Watchdog.Interval <= 0 {
+		bad("watchdog.interval", "must be positive when watchdog.device is set")
+	}
+	return errs
+}
+
+// Trunk returns the trunk named name.
+func (c *Config) Trunk(name string) (Trunk, bool) {
+	for _, t := range c.Trunks {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Trunk{}, false
+}

@@ -1,0 +1,32 @@
+package daemon
+
+import (
+	"time"
+
+	"callbox/cluster"
+	"callbox/daemon/apiv1"
+)
+
+// recordView turns a stored call record into its API form.
+func recordView(r cluster.CallRecord) apiv1.CallRecord {
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	return apiv1.CallRecord{
+		ID: r.ID, SIPCallID: r.SIPCallID, Box: r.Box, Trunk: r.Trunk, Number: r.Number,
+		Direction: r.Direction, CallerID: r.CallerID, CampaignID: r.CampaignID,
+		InviteAt: r.InviteAt, RingAt: opt(r.RingAt), EarlyMediaAt: opt(r.EarlyMediaAt),
+		AnswerAt: opt(r.AnswerAt), EndAt: opt(r.EndAt),
+		Disposition: r.Disposition, SIPCode: r.SIPCode, SIPReason: r.SIPReason, HangupBy: r.HangupBy,
+		DTMF: r.DTMF, Codec: r.Codec, Prompt: r.Prompt,
+		RTP: apiv1.RTP{
+			PacketsSent: r.RTP.PacketsSent, PacketsReceived: r.RTP.PacketsReceived, PacketsLost: r.RTP.PacketsLost,
+			LossFraction: r.RTP.LossFraction, JitterMs: r.RTP.JitterMs,
+			RemoteLossFraction: r.RTP.RemoteLossFraction, RemoteJitterMs: r.RTP.RemoteJitterMs,
+		},
+		RecordingPath: r.RecordingPath, RecordingBox: r.RecordingBox, Error: r.Error,
+	}
+}
