@@ -49,7 +49,14 @@ func (h *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	all := make([]any, 0, len(h.args)+len(args)+2)
 	all = append(all, "component", h.name)
 	all = append(all, h.args...)
-	all = append(all, args...)
+	for _, a := range args {
+		if f, ok := a.(hclog.Format); ok && len(f) > 0 {
+			if format, ok := f[0].(string); ok {
+				a = fmt.Sprintf(format, f[1:]...)
+			}
+		}
+		all = append(all, a)
+	}
 	h.l.Log(context.Background(), lv, msg, all...)
 }
 

@@ -198,3 +198,10 @@ func (t *tx) collectKeys(prefix []byte) ([][]byte, error) {
 	})
 	return out, storeErr(err)
 }
+
+func jsonUnmarshal(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return storeErr(fmt.Errorf("decode: %w", err))
+	}
+	return nil
+}

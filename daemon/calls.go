@@ -80,8 +80,8 @@ func newCallManager(cfg *config.Config, log *slog.Logger, node *cluster.Node, tt
 	ctx, cancel := context.WithCancel(context.Background())
 	return &callManager{
 		cfg: cfg, log: log, node: node, tts: tts, clock: clock, ports: ports,
-		now:    time.Now,
-		active: map[string]*callState{},
+		now:     time.Now,
+		active:  map[string]*callState{},
 		stopCtx: ctx, stopCall: cancel,
 	}
 }

@@ -382,8 +382,17 @@ func (c *Console) writeLoop() {
 		for o.ring.Len() == 0 && !o.stopping {
 			o.cond.Wait()
 		}
-		if o.stopping {
+		if o.ring.Len() == 0 { // stopping and drained
 			o.mu.Unlock()
+			if len(pending) > 0 { // last partial buffer, padded with silence
+				clear(o.buf)
+				for i, s := range pending {
+					for ch := 0; ch < o.channels; ch++ {
+						o.buf[i*o.channels+ch] = s
+					}
+				}
+				write()
+			}
 			return
 		}
 		n := o.ring.Pop(chunk)
@@ -486,8 +495,9 @@ func (c *Console) Outbound(bot FrameReader) FrameReader {
 	})
 }
 
-// Close stops the writer goroutine, closes both streams and releases
-// PortAudio. It is idempotent.
+// Close plays out the queued headset audio (at most 200 ms), stops the
+// writer goroutine, closes both streams and releases PortAudio. It is
+// idempotent.
 func (c *Console) Close() error {
 	c.once.Do(func() {
 		c.closed.Store(true)
@@ -510,7 +520,8 @@ func (c *Console) Close() error {
 func (c *Console) closeStreams() error {
 	var errs []error
 	if c.out != nil && c.out.stream != nil {
-		errs = append(errs, ignoreStopped(c.out.stream.Abort()), c.out.stream.Close())
+		// Stop plays out what is buffered (at most the device latency).
+		errs = append(errs, ignoreStopped(c.out.stream.Stop()), c.out.stream.Close())
 	}
 	if c.in != nil && c.in.stream != nil {
 		c.in.mu.Lock()

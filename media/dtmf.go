@@ -33,8 +33,8 @@ const (
 	// DTMFInterDigitGap is the pause the generators leave between queued
 	// digits.
 	DTMFInterDigitGap = 60 * time.Millisecond
-	// dtmfQueueLen bounds how many digits can be queued on one generator.
-	dtmfQueueLen = 64
+	// dtmfGenQueueLen bounds how many digits can be queued on one generator.
+	dtmfGenQueueLen = 64
 	// dtmfEndRepeats is how many times the end packet of an event is sent.
 	dtmfEndRepeats = 3
 	// dtmfDefaultVolume is the volume field (-dBm0) the generator sends.
@@ -238,11 +238,12 @@ func (r *DTMFReceiver) current() DTMFEvent {
 // is ready to use. Start may be called from any goroutine; Next is called by
 // the media clock once per 20 ms tick. No allocation happens after creation.
 type DTMFGenerator struct {
-	mu     sync.Mutex
-	queue  [dtmfQueueLen]dtmfQueued // guarded by mu; ring buffer
-	head   int                      // guarded by mu
-	count  int                      // guarded by mu
-	volume uint8                    // guarded by mu; 0 means dtmfDefaultVolume
+	mu        sync.Mutex
+	queue     [dtmfGenQueueLen]dtmfQueued // guarded by mu; ring buffer
+	head      int                         // guarded by mu
+	count     int                         // guarded by mu
+	volume    uint8                       // guarded by mu; used when volumeSet
+	volumeSet bool                        // guarded by mu; false means dtmfDefaultVolume
 
 	playing bool   // guarded by mu: an event is being sent
 	code    uint8  // guarded by mu
@@ -263,10 +264,7 @@ func (g *DTMFGenerator) SetVolume(v uint8) error {
 		return fmt.Errorf("%w: %d", ErrDTMFVolume, v)
 	}
 	g.mu.Lock()
-	g.volume = v
-	if v == 0 {
-		g.volume = 64 // marker for an explicit 0 dBm0
-	}
+	g.volume, g.volumeSet = v, true
 	g.mu.Unlock()
 	return nil
 }
@@ -337,12 +335,9 @@ func (g *DTMFGenerator) Next(dst []byte) (n int, first bool, ok bool) {
 		g.playing, g.code, g.total, g.dur, g.ends = true, q.code, q.total, 0, 0
 		first = true
 	}
-	vol := g.volume
-	switch vol {
-	case 0:
-		vol = dtmfDefaultVolume
-	case 64:
-		vol = 0
+	vol := uint8(dtmfDefaultVolume)
+	if g.volumeSet {
+		vol = g.volume
 	}
 	p := DTMFPayload{Event: g.code, Volume: vol}
 	if g.dur < g.total {

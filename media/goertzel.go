@@ -177,11 +177,7 @@ func (d *InbandDetector) analyse() rune {
 		return 0
 	}
 
-	var rowP, colP [4]float64
-	for i := range 4 {
-		rowP[i] = goertzelPower(w, d.rowCoef[i])
-		colP[i] = goertzelPower(w, d.colCoef[i])
-	}
+	rowP, colP := d.goertzel8(w)
 	r, rp := peak(rowP)
 	c, cp := peak(colP)
 	if rp < dtmfMinTonePower || cp < dtmfMinTonePower {
@@ -202,6 +198,32 @@ func (d *InbandDetector) analyse() rune {
 		return 0
 	}
 	return dtmfKeypad[r][c]
+}
+
+// goertzel8 runs the eight DTMF filters in one pass over w. The eight
+// recurrences are independent, so interleaving them keeps the CPU's
+// floating-point pipelines busy (one filter at a time is latency-bound).
+func (d *InbandDetector) goertzel8(w []float64) (rowP, colP [4]float64) {
+	c0, c1, c2, c3 := d.rowCoef[0], d.rowCoef[1], d.rowCoef[2], d.rowCoef[3]
+	c4, c5, c6, c7 := d.colCoef[0], d.colCoef[1], d.colCoef[2], d.colCoef[3]
+	var a0, a1, a2, a3, a4, a5, a6, a7 float64 // s[n-1]
+	var b0, b1, b2, b3, b4, b5, b6, b7 float64 // s[n-2]
+	for _, v := range w {
+		a0, b0 = v+c0*a0-b0, a0
+		a1, b1 = v+c1*a1-b1, a1
+		a2, b2 = v+c2*a2-b2, a2
+		a3, b3 = v+c3*a3-b3, a3
+		a4, b4 = v+c4*a4-b4, a4
+		a5, b5 = v+c5*a5-b5, a5
+		a6, b6 = v+c6*a6-b6, a6
+		a7, b7 = v+c7*a7-b7, a7
+	}
+	n := float64(len(w))
+	k := 2 / (n * n)
+	pw := func(s1, s2, c float64) float64 { return k * (s1*s1 + s2*s2 - c*s1*s2) }
+	rowP = [4]float64{pw(a0, b0, c0), pw(a1, b1, c1), pw(a2, b2, c2), pw(a3, b3, c3)}
+	colP = [4]float64{pw(a4, b4, c4), pw(a5, b5, c5), pw(a6, b6, c6), pw(a7, b7, c7)}
+	return rowP, colP
 }
 
 func peak(p [4]float64) (int, float64) {

@@ -83,8 +83,8 @@ type JitterBuffer struct {
 	haveTransit bool
 	lastTransit int64
 	jitter      float64 // samples
-	bump        int32   // extra target samples after underruns
-	calmPops    int     // pops since the last underrun
+	bump        int32   // extra target samples after late packets
+	calmPops    int     // pops since the last late packet
 
 	// Shrinking after bursts.
 	windowPops int
@@ -154,6 +154,7 @@ func (j *JitterBuffer) anchor(ssrc, ts uint32) {
 	j.ssrc = ssrc
 	j.playTS, j.end = ts, ts
 	j.farRun = 0
+	j.haveTransit = false // transit times across a discontinuity mean nothing
 	j.windowPops, j.windowMin = 0, jbSamples
 }
 
@@ -170,16 +171,17 @@ func (j *JitterBuffer) Push(ssrc, ts uint32, marker bool, pcm []int16, arrival t
 	switch {
 	case !j.started:
 		j.anchor(ssrc, ts)
-		j.haveTransit = false
 	case ssrc != j.ssrc:
 		j.anchor(ssrc, ts)
-		j.haveTransit = false
 		result = JitterReset
 	default:
 		off := int32(ts - j.playTS)
 		far := off+n > jbSamples || off+n <= -jbSamples
 		late := off+n <= 0
 		empty := j.depth() <= 0
+		if empty && late && !far {
+			j.lateSeen() // we played ahead of the stream: allow more delay
+		}
 		if empty && (far || late || (marker && off != 0)) {
 			// Nothing buffered and the stream moved on (new talkspurt,
 			// timestamp jump, or it paused and resumed behind the
@@ -193,7 +195,6 @@ func (j *JitterBuffer) Push(ssrc, ts uint32, marker bool, pcm []int16, arrival t
 				return JitterRejected
 			}
 			j.anchor(ssrc, ts) // the stream really jumped
-			j.haveTransit = false
 			result = JitterReset
 		}
 	}
@@ -203,6 +204,7 @@ func (j *JitterBuffer) Push(ssrc, ts uint32, marker bool, pcm []int16, arrival t
 	off := int32(ts - j.playTS)
 	if off+n <= 0 {
 		j.stats.Late++
+		j.lateSeen()
 		return JitterLate
 	}
 	skip := int32(0)
@@ -224,6 +226,12 @@ func (j *JitterBuffer) Push(ssrc, ts uint32, marker bool, pcm []int16, arrival t
 		j.end = newEnd
 	}
 	return result
+}
+
+// lateSeen raises the target delay by a frame after audio came too late.
+func (j *JitterBuffer) lateSeen() {
+	j.bump = min(j.bump+FrameSamples, j.maxSamples)
+	j.calmPops = 0
 }
 
 // updateJitter runs the RFC 3550 interarrival jitter estimator.
@@ -275,10 +283,10 @@ func (j *JitterBuffer) Pop(dst []int16) JitterStatus {
 	var status JitterStatus
 	if filled == 0 {
 		if j.depth() <= 0 && !j.underrun {
+			// Either a packet is late (Push then raises the target) or
+			// the stream paused (silence suppression, hold): no change.
 			j.underrun = true
 			j.stats.Underruns++
-			j.bump = min(j.bump+FrameSamples, j.maxSamples)
-			j.calmPops = 0
 		}
 		j.conceal(dst)
 		j.stats.Concealed++
@@ -301,7 +309,7 @@ func (j *JitterBuffer) Pop(dst []int16) JitterStatus {
 	j.advance(FrameSamples)
 
 	j.calmPops++
-	if j.calmPops >= 500 && j.bump > 0 { // 10 s without underrun: relax
+	if j.calmPops >= 500 && j.bump > 0 { // 10 s without late audio: relax
 		j.bump -= FrameSamples
 		if j.bump < 0 {
 			j.bump = 0

@@ -10,9 +10,10 @@ import "math"
 // Resampler quality.
 const (
 	// resampleZeroCrossings is the number of sinc zero crossings on each
-	// side of the kernel: 16 gives a stop band beyond ~70 dB with a
+	// side of the kernel: 32 keeps 0-3.4 kHz flat within 0.5 dB at 8 kHz
+	// and gives a stop band beyond ~70 dB above Nyquist with a
 	// Blackman window.
-	resampleZeroCrossings = 16
+	resampleZeroCrossings = 32
 	// resampleCutoff is the pass band edge as a fraction of the lower
 	// Nyquist frequency; the transition band sits just below Nyquist.
 	resampleCutoff = 0.92

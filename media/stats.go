@@ -120,6 +120,7 @@ type SessionStats struct {
 	WrongPayloadType uint64 // valid RTP with a payload type that was not negotiated
 	NotReady         uint64 // packets dropped because no remote/codec was set yet
 	DTMFErrors       uint64 // telephone-event payloads the DTMF receiver rejected
+	SequenceJumps    uint64 // packets dropped as an unconfirmed sequence jump (RFC 3550 A.1)
 
 	// Jitter buffer.
 	Late         uint64 // audio that arrived after its playout time

@@ -38,10 +38,10 @@ type toneItem struct {
 // allocate.
 type ToneGenerator struct {
 	mu        sync.Mutex
-	queue     [dtmfQueueLen]toneItem // guarded by mu; ring
-	head      int                    // guarded by mu
-	count     int                    // guarded by mu
-	amplitude float64                // guarded by mu; 0 means DefaultToneAmplitude
+	queue     [dtmfGenQueueLen]toneItem // guarded by mu; ring
+	head      int                       // guarded by mu
+	count     int                       // guarded by mu
+	amplitude float64                   // guarded by mu; 0 means DefaultToneAmplitude
 
 	cur    toneItem // guarded by mu: the item playing
 	active bool     // guarded by mu

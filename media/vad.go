@@ -59,8 +59,8 @@ const (
 	DefaultVADMinSpeech   = 200 * time.Millisecond
 	DefaultVADEndSilence  = 500 * time.Millisecond
 	DefaultVADMaxGap      = 60 * time.Millisecond
-	// vadInitialFloorDB is the noise floor assumed before any audio.
-	vadInitialFloorDB = -70
+	// vadInitialFloorCapDB caps the noise floor taken from the first frame.
+	vadInitialFloorCapDB = -35
 )
 
 func (c VADConfig) withDefaults() VADConfig {
@@ -83,17 +83,31 @@ func (c VADConfig) withDefaults() VADConfig {
 }
 
 // levelTracker classifies frames as voiced or not against an adaptive noise
-// floor. The floor drops at once to a quieter frame, rises with a ~300 ms
-// time constant on unvoiced frames, and creeps up (~0.5 dB/s) during long
-// voiced stretches so steady noise is eventually learnt as the floor.
+// floor estimated by minimum statistics: the floor is the quietest frame of
+// the last levelWindow (kept as levelBuckets per-bucket minima), since even
+// continuous speech dips to the noise between words while steady noise never
+// goes away. The first frame seeds every bucket, capped at
+// vadInitialFloorCapDB, so line noise is learnt at once while a callee who is
+// already talking in the first frame is still heard as speech.
 type levelTracker struct {
 	thresholdDB, minLevelDB float64
 	floorDB                 float64
 	lastDB                  float64
+	started                 bool
+	buckets                 [levelBuckets]float64 // per-bucket minimum level
+	cur                     int                   // bucket being filled
+	curDur                  time.Duration         // audio time in the current bucket
 }
 
+// Noise floor window: levelBuckets buckets of levelBucketDur.
+const (
+	levelBuckets   = 8
+	levelBucketDur = 250 * time.Millisecond
+	levelMinFloor  = -100
+)
+
 func newLevelTracker(thresholdDB, minLevelDB float64) levelTracker {
-	return levelTracker{thresholdDB: thresholdDB, minLevelDB: minLevelDB, floorDB: vadInitialFloorDB, lastDB: -120}
+	return levelTracker{thresholdDB: thresholdDB, minLevelDB: minLevelDB, lastDB: -120, floorDB: levelMinFloor}
 }
 
 // frameDBFS returns the AC power of pcm in dBFS (a full-scale square wave is
@@ -119,23 +133,27 @@ func frameDBFS(pcm []int16) float64 {
 // classify updates the floor with one frame lasting d and reports whether
 // the frame is voiced.
 func (t *levelTracker) classify(pcm []int16, d time.Duration) bool {
-	db := frameDBFS(pcm)
+	db := max(frameDBFS(pcm), levelMinFloor)
 	t.lastDB = db
-	voiced := db >= t.minLevelDB && db >= t.floorDB+t.thresholdDB
-	sec := d.Seconds()
-	switch {
-	case db < t.floorDB:
-		t.floorDB = db
-	case !voiced:
-		a := 1 - math.Exp(-sec/0.3)
-		t.floorDB += a * (db - t.floorDB)
-	default:
-		t.floorDB += 0.5 * sec
+	if !t.started {
+		t.started = true
+		for i := range t.buckets {
+			t.buckets[i] = min(db, vadInitialFloorCapDB)
+		}
 	}
-	if t.floorDB < -100 {
-		t.floorDB = -100
+	t.buckets[t.cur] = min(t.buckets[t.cur], db)
+	floor := t.buckets[0]
+	for _, b := range t.buckets[1:] {
+		floor = min(floor, b)
 	}
-	return voiced
+	t.floorDB = floor
+	t.curDur += d
+	if t.curDur >= levelBucketDur {
+		t.curDur = 0
+		t.cur = (t.cur + 1) % levelBuckets
+		t.buckets[t.cur] = math.Inf(1)
+	}
+	return db >= t.minLevelDB && db >= t.floorDB+t.thresholdDB
 }
 
 // VAD is an energy voice-activity detector with endpointing. Feed it the

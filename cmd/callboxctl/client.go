@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +23,11 @@ type client struct {
 // do sends a request and decodes a JSON answer into out; a non-2xx answer
 // becomes an error carrying the daemon's message.
 func (c *client) do(method, path string, body, out any) error {
+	return c.doCtx(context.Background(), method, path, body, out)
+}
+
+// doCtx is do bound to a context.
+func (c *client) doCtx(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -30,7 +36,7 @@ func (c *client) do(method, path string, body, out any) error {
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, strings.TrimRight(c.base, "/")+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.base, "/")+path, rd)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,8 @@ Commands:
   flow chat FILE --profile k=v...
                               talk to a flow in the terminal
   audio devices [--json]      list local audio devices (PortAudio)
+  sim [--listen ADDR] ...     run the callee simulator (personas by number)
+  demo [--contacts N]         run a box against the simulator with a sample campaign
   version
 
 The API address comes from --api, else $CALLBOX_API, else http://127.0.0.1:8080.
@@ -62,6 +64,10 @@ dispatch:
 		return runFlow(rest, stdin, stdout, stderr)
 	case "audio":
 		return runAudio(rest, stdout, stderr)
+	case "sim":
+		return runSim(rest, stdout, stderr)
+	case "demo":
+		return runDemo(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "callboxctl", version)
 		return 0

@@ -125,7 +125,12 @@ func indexTerm(t, term string, latin bool) int {
 
 func negatedAt(t string, i int, latin bool) bool {
 	if !latin {
-		return strings.HasSuffix(t[:i], "不") || strings.HasSuffix(t[:i], "没")
+		for _, n := range zhNegators {
+			if strings.HasSuffix(t[:i], n) {
+				return true
+			}
+		}
+		return false
 	}
 	head := strings.TrimRight(t[:i], " ")
 	prev := head[strings.LastIndexByte(head, ' ')+1:]

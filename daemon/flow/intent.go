@@ -19,10 +19,10 @@ type Intent struct {
 // Base confidences by kind of match, before the intent's own weight.
 const (
 	confExact      = 1.0
-	confPhraseBase = 0.7
-	confPhraseSpan = 0.3
+	confPhraseBase = 0.6
+	confPhraseSpan = 0.4
 	confKeyBase    = 0.55
-	confKeySpan    = 0.3
+	confKeySpan    = 0.4
 	confRegexBase  = 0.8
 	confRegexSpan  = 0.2
 )
@@ -139,9 +139,10 @@ func (m *Matcher) Names() []string {
 }
 
 // candidate reports whether intent ci takes part when expected is the
-// ask's list: built-ins always, others when expected (or expected empty).
+// ask's list: opt_out and human always, others when expected (or when
+// expected is empty).
 func candidate(ci *compiledIntent, expected []string) bool {
-	if ci.priority > 0 || len(expected) == 0 {
+	if ci.name == IntentOptOut || ci.name == IntentHuman || len(expected) == 0 {
 		return true
 	}
 	for _, e := range expected {
@@ -175,8 +176,10 @@ func (m *Matcher) Classify(text string, expected []string) Intent {
 		if ci.name == IntentOptOut {
 			return Intent{Name: ci.name, Confidence: score, Value: ci.valueOr(), Slots: slots}
 		}
-		better := score > best.Confidence ||
-			(score == best.Confidence && (span > bestSpan || (span == bestSpan && ci.priority > bestPrio)))
+		// Longest match wins (so "账单不对" beats the "不" inside it), then
+		// the higher score, then built-in priority.
+		better := best.Name == "" || span > bestSpan ||
+			(span == bestSpan && (score > best.Confidence || (score == best.Confidence && ci.priority > bestPrio)))
 		if better {
 			best = Intent{Name: ci.name, Confidence: score, Value: ci.valueOr(), Slots: slots}
 			bestSpan, bestPrio = span, ci.priority

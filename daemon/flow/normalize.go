@@ -58,7 +58,7 @@ func hasLatin(s string) bool {
 }
 
 var (
-	zhNegators = []string{"不", "没", "别"}
+	zhNegators = []string{"不", "没", "别", "不太", "不是很", "不怎么", "没那么"}
 	enNegators = map[string]bool{"not": true, "don't": true, "dont": true, "never": true}
 )
 

@@ -98,8 +98,9 @@ func enYear(y int) string {
 	}
 }
 
-// enClock reads a 24-hour time: 14:30 → "two thirty p.m.", 9:05 → "nine oh
-// five a.m.", 12:00 → "twelve noon".
+// enClock reads a 24-hour time the way it is said: 14:30 → "two thirty in
+// the afternoon", 9:05 → "nine oh five in the morning", 12:00 → "twelve
+// noon", 0:00 → "twelve midnight".
 func enClock(h, m int) string {
 	if m == 0 && h == 12 {
 		return "twelve noon"
@@ -107,9 +108,16 @@ func enClock(h, m int) string {
 	if m == 0 && h == 0 {
 		return "twelve midnight"
 	}
-	suffix := "a.m."
-	if h >= 12 {
-		suffix = "p.m."
+	var period string
+	switch {
+	case h < 5 || h >= 21:
+		period = "at night"
+	case h < 12:
+		period = "in the morning"
+	case h < 18:
+		period = "in the afternoon"
+	default:
+		period = "in the evening"
 	}
 	h12 := h % 12
 	if h12 == 0 {
@@ -118,10 +126,11 @@ func enClock(h, m int) string {
 	out := enOnes[h12]
 	switch {
 	case m == 0:
+		out += " o'clock"
 	case m < 10:
 		out += " oh " + enOnes[m]
 	default:
 		out += " " + enBelow1000(m)
 	}
-	return out + " " + suffix
+	return out + " " + period
 }

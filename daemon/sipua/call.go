@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,16 +61,16 @@ type Call struct {
 	ss *sipgo.DialogServerSession // inbound dialog
 
 	mu           sync.Mutex
-	info         CallInfo          // guarded by mu
-	neg          *Negotiated       // guarded by mu
-	mediaStarted bool              // guarded by mu
-	sdpVersion   uint64            // guarded by mu
-	ended        bool              // guarded by mu
-	endAt        time.Time         // guarded by mu
-	hangupBy     string            // guarded by mu
-	cause        string            // guarded by mu
+	info         CallInfo              // guarded by mu
+	neg          *Negotiated           // guarded by mu
+	mediaStarted bool                  // guarded by mu
+	sdpVersion   uint64                // guarded by mu
+	ended        bool                  // guarded by mu
+	endAt        time.Time             // guarded by mu
+	hangupBy     string                // guarded by mu
+	cause        string                // guarded by mu
 	onInfoDTMF   func(media.DTMFEvent) // guarded by mu
-	ackCh        chan struct{}     // guarded by mu; closed on the ACK of our 200 (inbound)
+	ackCh        chan struct{}         // guarded by mu; closed on the ACK of our 200 (inbound)
 }
 
 func newCall(u *UA, t *trunk, info CallInfo, tag string) *Call {
@@ -378,4 +377,3 @@ func warning(err error) string {
 	return code + " callbox \"" + msg + "\""
 }
 
-func localIPFor(u *UA) net.IP { return u.advIP }

@@ -92,7 +92,6 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("sipua config: %s: %s", e.Field, e.Msg)
 }
 
-
 func codecByName(name string) (media.Codec, bool) {
 	switch strings.ToUpper(name) {
 	case "PCMU":

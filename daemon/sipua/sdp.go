@@ -177,19 +177,16 @@ func (rm *RemoteMedia) fillAudio(sd *sdp.SessionDescription, md *sdp.MediaDescri
 			return fmt.Errorf("%w: bad payload type %q in m= line", ErrBadSDP, f)
 		}
 		name, mapped := rtpmap[n]
+		// Media speaks G.711 on its static payload types only.
 		switch {
-		case mapped && (name == "PCMU/8000" || name == "PCMU/8000/1"):
-			rm.Codecs = append(rm.Codecs, media.Codec{Name: media.PCMU.Name, PayloadType: uint8(n), ClockRate: 8000})
-		case mapped && (name == "PCMA/8000" || name == "PCMA/8000/1"):
-			rm.Codecs = append(rm.Codecs, media.Codec{Name: media.PCMA.Name, PayloadType: uint8(n), ClockRate: 8000})
-		case mapped && strings.HasPrefix(name, "TELEPHONE-EVENT/8000"):
+		case n == int(media.PCMU.PayloadType) && (!mapped || strings.HasPrefix(name, "PCMU/8000")):
+			rm.Codecs = append(rm.Codecs, media.PCMU)
+		case n == int(media.PCMA.PayloadType) && (!mapped || strings.HasPrefix(name, "PCMA/8000")):
+			rm.Codecs = append(rm.Codecs, media.PCMA)
+		case n >= 96 && mapped && strings.HasPrefix(name, "TELEPHONE-EVENT/8000"):
 			if !rm.HasDTMF {
 				rm.HasDTMF, rm.DTMFPT = true, uint8(n)
 			}
-		case !mapped && n == int(media.PCMU.PayloadType):
-			rm.Codecs = append(rm.Codecs, media.PCMU)
-		case !mapped && n == int(media.PCMA.PayloadType):
-			rm.Codecs = append(rm.Codecs, media.PCMA)
 		}
 	}
 	return nil

@@ -46,6 +46,8 @@ type trunk struct {
 	lastOptionsAt time.Time // guarded by mu
 	active        int       // guarded by mu
 	regCSeq       uint32    // guarded by mu
+	regCallID     string    // guarded by mu
+	regTag        string    // guarded by mu
 }
 
 func (t *trunk) hostPort() string {

@@ -167,6 +167,23 @@ func (u *UA) Start(ctx context.Context) error {
 			}
 		}()
 	}
+	if udpConn != nil {
+		// Outbound UDP leaves from the listener socket: wait until the
+		// transport layer has it in its pool.
+		addr := udpConn.LocalAddr().String()
+		pool := sua.TransportLayer().Pool("udp")
+		for i := 0; ; i++ {
+			if c := pool.Get(addr); c != nil {
+				c.Ref(-1)
+				break
+			}
+			if i == 500 {
+				u.abortStart()
+				return fmt.Errorf("sipua: udp listener %s not serving", addr)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 	if tcpLn != nil {
 		u.closers = append(u.closers, tcpLn)
 		c, err := sipgo.NewClient(sua, sipgo.WithClientHostname(u.advIP.String()), sipgo.WithClientPort(u.port), sipgo.WithClientLogger(sipLog))
@@ -433,4 +450,20 @@ func newTag() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// goOwned runs fn in a goroutine owned by the UA (waited for by Close).
+// It returns false, without running fn, once the UA is closed.
+func (u *UA) goOwned(fn func()) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return false
+	}
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		fn()
+	}()
+	return true
 }

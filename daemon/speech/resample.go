@@ -14,28 +14,80 @@ func resample(pcm []int16, from, to int) []int16 {
 	if from == to || len(pcm) == 0 {
 		return append([]int16(nil), pcm...)
 	}
-	bank := filterFor(from, to)
-	outN := int(int64(len(pcm)) * int64(to) / int64(from))
-	out := make([]int16, outN)
-	for i := range out {
-		pos := int64(i) * int64(bank.m)
-		base := int(pos / int64(bank.l))
-		var taps []float64
-		if bank.table != nil {
-			taps = bank.table[int(pos%int64(bank.l))]
-		} else {
-			taps = bank.taps(float64(pos%int64(bank.l)) / float64(bank.l))
+	r := newStreamResampler(from, to)
+	out := r.push(nil, pcm)
+	return r.flush(out)
+}
+
+// streamResampler resamples audio arriving in pieces (20 ms frames) with no
+// seams: it keeps the input history the filter needs and emits an output
+// sample only once all of its right-hand taps have arrived. flush emits the
+// tail, treating audio after the end as silence.
+type streamResampler struct {
+	bank   *filterBank
+	same   bool
+	in     []int16 // input from absolute index inOff on
+	inOff  int64
+	total  int64 // input samples pushed
+	outPos int64 // next output sample index
+}
+
+func newStreamResampler(from, to int) *streamResampler {
+	if from == to {
+		return &streamResampler{same: true}
+	}
+	return &streamResampler{bank: filterFor(from, to)}
+}
+
+// push appends the output made possible by pcm to out and returns it.
+func (r *streamResampler) push(out, pcm []int16) []int16 {
+	if r.same {
+		return append(out, pcm...)
+	}
+	r.in = append(r.in, pcm...)
+	r.total += int64(len(pcm))
+	return r.emit(out, false)
+}
+
+// flush appends the remaining output.
+func (r *streamResampler) flush(out []int16) []int16 {
+	if r.same {
+		return out
+	}
+	return r.emit(out, true)
+}
+
+func (r *streamResampler) emit(out []int16, final bool) []int16 {
+	b := r.bank
+	end := r.total * int64(b.l) / int64(b.m) // output samples the input so far covers
+	for ; r.outPos < end; r.outPos++ {
+		pos := r.outPos * int64(b.m)
+		base := pos / int64(b.l)
+		if !final && base+int64(b.half) >= r.total {
+			break // right-hand taps not here yet
 		}
-		start := base - bank.half + 1
+		var taps []float64
+		if b.table != nil {
+			taps = b.table[int(pos%int64(b.l))]
+		} else {
+			taps = b.taps(float64(pos%int64(b.l)) / float64(b.l))
+		}
+		start := base - int64(b.half) + 1 - r.inOff
 		sum := 0.0
 		for k, h := range taps {
-			j := start + k
-			if j < 0 || j >= len(pcm) {
+			j := start + int64(k)
+			if j < 0 || j >= int64(len(r.in)) {
 				continue
 			}
-			sum += h * float64(pcm[j])
+			sum += h * float64(r.in[j])
 		}
-		out[i] = clamp16(sum)
+		out = append(out, clamp16(sum))
+	}
+	// Drop history no future output sample needs.
+	keepFrom := r.outPos*int64(b.m)/int64(b.l) - int64(b.half) + 1
+	if drop := keepFrom - r.inOff; drop > 0 && drop <= int64(len(r.in)) {
+		r.in = append(r.in[:0], r.in[drop:]...)
+		r.inOff = keepFrom
 	}
 	return out
 }

@@ -1,0 +1,231 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"callbox/daemon/apiv1"
+	"callbox/daemon/config"
+)
+
+// freePort returns a port free on 127.0.0.1 for both UDP and TCP.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		u, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// box is one callboxd running in-process for a test.
+type box struct {
+	t      *testing.T
+	cfg    *config.Config
+	api    string
+	cancel context.CancelFunc
+	drain  chan struct{}
+	done   chan error
+}
+
+// startBox runs daemon.Run with a loopback configuration whose only trunk
+// points at trunkPort. mutate may adjust the configuration first.
+func startBox(t *testing.T, trunkPort int, mutate func(*config.Config)) *box {
+	t.Helper()
+	sipPort := freePort(t)
+	yaml := fmt.Sprintf(`
+box: {id: test-box, data_dir: %q}
+log: {level: debug}
+api: {listen: "127.0.0.1:0"}
+sip: {listen_ip: 127.0.0.1, listen_port: %d, transports: [udp, tcp]}
+media: {ip: 127.0.0.1, rtp_port_min: %d, rtp_port_max: %d}
+cluster: {bind: "127.0.0.1:0"}
+calls: {ring_timeout: 3s, dtmf_timeout: 3s, drain_timeout: 10s}
+tts: {cache_dir: %q}
+trunks:
+  - {name: sipp, host: 127.0.0.1, port: %d, transport: udp, options_interval: 1h}
+`, t.TempDir(), sipPort, 40000+(sipPort%200)*40, 40000+(sipPort%200)*40+38, ttsCacheDir(t), trunkPort)
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mutate != nil {
+		mutate(cfg)
+	}
+	b := &box{t: t, cfg: cfg, drain: make(chan struct{}), done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	ready := make(chan string, 1)
+	logw := &testLogWriter{t: t}
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	go func() {
+		b.done <- Run(ctx, cfg, Options{Logger: log, Drain: b.drain, Ready: func(a string) { ready <- a }})
+	}()
+	select {
+	case b.api = <-ready:
+	case err := <-b.done:
+		t.Fatalf("daemon stopped before ready: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("daemon not ready after 30s")
+	}
+	t.Cleanup(func() {
+		b.stop()
+		logw.close()
+	})
+	return b
+}
+
+// stop cancels Run and waits for it.
+func (b *box) stop() {
+	b.cancel()
+	select {
+	case err := <-b.done:
+		if err != nil {
+			b.t.Errorf("daemon.Run: %v", err)
+		}
+		b.done <- nil
+	case <-time.After(20 * time.Second):
+		b.t.Error("daemon did not stop within 20s")
+	}
+}
+
+// call places a call and waits for its final record.
+func (b *box) call(body apiv1.PlaceCall) (apiv1.CallRecord, int, string) {
+	b.t.Helper()
+	data, _ := json.Marshal(body)
+	resp, err := http.Post("http://"+b.api+"/v1/calls?wait=true", "application/json", bytes.NewReader(data))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var rec apiv1.CallRecord
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			b.t.Fatalf("decode record: %v: %s", err, raw)
+		}
+	}
+	return rec, resp.StatusCode, string(raw)
+}
+
+// testLogWriter sends daemon logs to t.Log until the test ends.
+type testLogWriter struct {
+	mu     sync.Mutex
+	t      *testing.T
+	closed bool
+}
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.t.Log(string(bytes.TrimRight(p, "\n")))
+	}
+	return len(p), nil
+}
+
+func (w *testLogWriter) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+}
+
+// ttsCacheDir is shared by the package's tests so a prompt is synthesised
+// once per test binary.
+var ttsCacheOnce struct {
+	sync.Once
+	dir string
+}
+
+func ttsCacheDir(t *testing.T) string {
+	ttsCacheOnce.Do(func() {
+		d, err := os.MkdirTemp("", "callbox-tts-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ttsCacheOnce.dir = d
+	})
+	return ttsCacheOnce.dir
+}
+
+// sipp is one SIPp process acting as the far end.
+type sipp struct {
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+	done chan error
+	port int
+}
+
+// startSIPp runs SIPp with a scenario from testdata/sipp as a UAS on a free
+// port, for one call.
+func startSIPp(t *testing.T, scenario string, extra ...string) *sipp {
+	t.Helper()
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Skip("sipp (Debian sip-tester) is not installed: run make deps")
+	}
+	port := freePort(t)
+	mport := freePort(t)
+	dir := t.TempDir()
+	args := []string{"-sf", filepath.Join("testdata", "sipp", scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mport), "-m", "1", "-timeout", "40s", "-timeout_error",
+		"-trace_err", "-error_file", filepath.Join(dir, "err.log"), "-trace_msg", "-message_file", filepath.Join(dir, "msg.log")}
+	args = append(args, extra...)
+	s := &sipp{port: port, done: make(chan error, 1)}
+	s.cmd = exec.Command("sipp", args...)
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	s.cmd.Stdin = nil
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		s.done <- nil
+		if t.Failed() {
+			msgs, _ := os.ReadFile(filepath.Join(dir, "msg.log"))
+			errs, _ := os.ReadFile(filepath.Join(dir, "err.log"))
+			t.Logf("sipp messages:\n%s\nsipp errors:\n%s", msgs, errs)
+		}
+	})
+	time.Sleep(200 * time.Millisecond) // let SIPp bind
+	return s
+}
+
+// wait waits for SIPp to finish its one call and fails the test if its
+// scenario failed.
+func (s *sipp) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		s.done <- err
+		if err != nil {
+			t.Errorf("sipp scenario failed: %v", err)
+		}
+	case <-time.After(45 * time.Second):
+		t.Error("sipp did not finish")
+	}
+}

@@ -1,0 +1,289 @@
+package speech
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Pocketsphinx recognizes English offline with Debian's pocketsphinx
+// (0.8+5prealpha, binary pocketsphinx_continuous, en-us model). It is
+// per-utterance: audio is buffered until CloseSend, upsampled to 16 kHz,
+// written to a WAV file and decoded by one bounded process run.
+//
+// When ListenOptions.Phrases are given, a JSGF grammar of exactly those
+// phrases constrains the search (far more accurate than dictation, and the
+// only sane choice on 8 kHz telephone audio). Words missing from the
+// pronunciation dictionary are dropped from the grammar, with a warning; a
+// phrase left empty is dropped. The Final result's Text is then the original
+// phrase as given in Phrases. Without phrases it runs free dictation with the
+// bundled language model. Confidence is not reported (0).
+//
+// The zero value uses the Debian paths. Use a *Pocketsphinx (it caches the
+// dictionary).
+type Pocketsphinx struct {
+	Binary   string // default "pocketsphinx_continuous"
+	ModelDir string // default /usr/share/pocketsphinx/model/en-us
+	HMM      string // acoustic model dir; default ModelDir/en-us
+	Dict     string // default ModelDir/cmudict-en-us.dict
+	LM       string // language model for dictation; default ModelDir/en-us.lm.bin
+	// Timeout bounds one decoding run; default 15 s.
+	Timeout time.Duration
+	// MaxUtterance bounds the audio of one stream; default 30 s.
+	MaxUtterance time.Duration
+	// ExtraArgs are appended to the command line (e.g. beam widths); a flag
+	// given here replaces the package's default for it (see
+	// pocketsphinxDefaults). Never repeat -infile, -hmm, -dict, -logfn,
+	// -jsgf or -lm: pocketsphinx rejects duplicate flags.
+	ExtraArgs []string
+	TempDir   string           // default os.TempDir()
+	Now       func() time.Time // default time.Now
+	Log       *slog.Logger     // default slog.Default()
+
+	mu       sync.Mutex
+	dict     map[string]struct{} // guarded by mu
+	dictPath string              // path dict was loaded from; guarded by mu
+}
+
+// pocketsphinxDefaults are decoder flags tuned for 8 kHz telephone audio
+// upsampled to the 16 kHz model.
+var pocketsphinxDefaults = [][2]string{
+	// Spectral noise estimation misfires on band-limited audio and
+	// swallows whole words (measured on espeak-ng speech through μ-law).
+	{"-remove_noise", "no"},
+}
+
+const (
+	defaultPocketsphinxModel = "/usr/share/pocketsphinx/model/en-us"
+	defaultUtteranceTimeout  = 15 * time.Second
+	defaultMaxUtterance      = 30 * time.Second
+	asrRate                  = 16000 // the en-us model's rate
+)
+
+func (p *Pocketsphinx) paths() (bin, hmm, dict, lm string) {
+	bin = p.Binary
+	if bin == "" {
+		bin = "pocketsphinx_continuous"
+	}
+	dir := p.ModelDir
+	if dir == "" {
+		dir = defaultPocketsphinxModel
+	}
+	hmm, dict, lm = p.HMM, p.Dict, p.LM
+	if hmm == "" {
+		hmm = filepath.Join(dir, "en-us")
+	}
+	if dict == "" {
+		dict = filepath.Join(dir, "cmudict-en-us.dict")
+	}
+	if lm == "" {
+		lm = filepath.Join(dir, "en-us.lm.bin")
+	}
+	return
+}
+
+func (p *Pocketsphinx) logger() *slog.Logger {
+	if p.Log != nil {
+		return p.Log
+	}
+	return slog.Default()
+}
+
+// Start implements Recognizer. It fails fast when the binary or model is
+// missing, the language is not English, or no phrase survives the
+// dictionary check.
+func (p *Pocketsphinx) Start(ctx context.Context, opts ListenOptions) (Stream, error) {
+	opts, err := checkListen(opts)
+	if err != nil {
+		return nil, err
+	}
+	if l := normalizeLang(opts.Lang); l != "" && l != "en" {
+		return nil, fmt.Errorf("%w: pocketsphinx has only the en-us model, asked for %q", ErrUnsupportedLang, opts.Lang)
+	}
+	bin, hmm, dictPath, lm := p.paths()
+	binPath, err := exec.LookPath(bin)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v (install the pocketsphinx package)", ErrEngineMissing, bin, err)
+	}
+	for _, f := range []string{hmm, dictPath} {
+		if _, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("%w: pocketsphinx model: %v", ErrEngineMissing, err)
+		}
+	}
+	var grammar string
+	var phraseOf map[string]string
+	if len(opts.Phrases) > 0 {
+		dict, err := p.dictionary(dictPath)
+		if err != nil {
+			return nil, err
+		}
+		var dropped []string
+		grammar, phraseOf, dropped = buildJSGF(opts.Phrases, dict)
+		if len(dropped) > 0 {
+			p.logger().Warn("pocketsphinx: words not in the dictionary dropped from grammar", "words", dropped, "dict", dictPath)
+		}
+		if grammar == "" {
+			return nil, fmt.Errorf("%w: no phrase of %q has a word in the pocketsphinx dictionary %s", ErrBadOptions, opts.Phrases, dictPath)
+		}
+	} else if _, err := os.Stat(lm); err != nil {
+		return nil, fmt.Errorf("%w: pocketsphinx language model: %v", ErrEngineMissing, err)
+	}
+	maxDur := p.MaxUtterance
+	if maxDur <= 0 {
+		maxDur = defaultMaxUtterance
+	}
+	run := func(ctx context.Context, pcm []int16) (Result, error) {
+		text, err := p.decode(ctx, binPath, hmm, dictPath, lm, grammar, pcm)
+		if err != nil {
+			return Result{}, err
+		}
+		if orig, ok := phraseOf[text]; ok {
+			text = orig
+		}
+		return Result{Text: text}, nil
+	}
+	return newUtteranceStream(ctx, opts.SampleRate, maxDur, p.Now, run), nil
+}
+
+// decode runs pocketsphinx_continuous over one utterance (8 kHz PCM).
+func (p *Pocketsphinx) decode(ctx context.Context, bin, hmm, dict, lm, grammar string, pcm []int16) (string, error) {
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = defaultUtteranceTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	dir, err := os.MkdirTemp(p.TempDir, "callbox-asr-")
+	if err != nil {
+		return "", fmt.Errorf("pocketsphinx: temp dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	wav := filepath.Join(dir, "utterance.wav")
+	if err := os.WriteFile(wav, encodeWAV(resample(pcm, SampleRate, asrRate), asrRate), 0o600); err != nil {
+		return "", fmt.Errorf("pocketsphinx: %w", err)
+	}
+	logf := filepath.Join(dir, "decoder.log")
+	args := []string{"-infile", wav, "-hmm", hmm, "-dict", dict, "-logfn", logf}
+	for _, d := range pocketsphinxDefaults {
+		if !slices.Contains(p.ExtraArgs, d[0]) {
+			args = append(args, d[0], d[1])
+		}
+	}
+	if grammar != "" {
+		g := filepath.Join(dir, "answers.gram")
+		if err := os.WriteFile(g, []byte(grammar), 0o600); err != nil {
+			return "", fmt.Errorf("pocketsphinx: %w", err)
+		}
+		args = append(args, "-jsgf", g)
+	} else {
+		args = append(args, "-lm", lm)
+	}
+	args = append(args, p.ExtraArgs...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout limitedBuffer
+	stdout.limit = 64 << 10
+	cmd.Stdout = &stdout
+	var stderr limitedBuffer
+	stderr.limit = 4 << 10
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = time.Second
+	err = cmd.Run()
+	switch {
+	case ctx.Err() != nil:
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && context.Cause(ctx) == context.DeadlineExceeded {
+			return "", fmt.Errorf("%w: pocketsphinx after %v", ErrTimeout, timeout)
+		}
+		return "", context.Cause(ctx)
+	case errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("%w: %s: %v", ErrEngineMissing, bin, err)
+	case err != nil:
+		return "", fmt.Errorf("%w: pocketsphinx: %v: %s", ErrEngineFailed, err, logTail(logf, stderr.String()))
+	}
+	return parsePocketsphinxOutput(stdout.String()), nil
+}
+
+// parsePocketsphinxOutput joins the hypothesis lines pocketsphinx_continuous
+// prints, one per speech segment it found in the file.
+func parsePocketsphinxOutput(out string) string {
+	var words []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "INFO:") || strings.HasPrefix(line, "ERROR:") || strings.HasPrefix(line, "WARN") {
+			continue
+		}
+		words = append(words, strings.Fields(line)...)
+	}
+	return strings.Join(words, " ")
+}
+
+// logTail returns the ERROR lines of the decoder log (or its last line);
+// argument errors happen before the log opens and go to stderr.
+func logTail(path, stderr string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		b = []byte(stderr)
+	}
+	var errs []string
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "ERROR") || strings.HasPrefix(l, "FATAL") {
+			errs = append(errs, strings.TrimSpace(l))
+		}
+	}
+	if len(errs) == 0 && len(lines) > 0 {
+		errs = lines[len(lines)-1:]
+	}
+	s := strings.Join(errs, "; ")
+	if len(s) > 600 {
+		s = s[:600] + "…"
+	}
+	return s
+}
+
+// dictionary loads (once per path) the set of words in a CMU-style
+// pronunciation dictionary ("word PH ON EMES", alternates as "word(2)").
+func (p *Pocketsphinx) dictionary(path string) (map[string]struct{}, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dict != nil && p.dictPath == path {
+		return p.dict, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: pocketsphinx dictionary: %v", ErrEngineMissing, err)
+	}
+	defer f.Close()
+	dict := make(map[string]struct{}, 140000)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.IndexAny(line, " \t")
+		if i <= 0 {
+			continue
+		}
+		w := line[:i]
+		if j := strings.IndexByte(w, '('); j > 0 {
+			w = w[:j]
+		}
+		dict[strings.ToLower(w)] = struct{}{}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("pocketsphinx dictionary %s: %w", path, err)
+	}
+	if len(dict) == 0 {
+		return nil, fmt.Errorf("%w: pocketsphinx dictionary %s is empty", ErrEngineMissing, path)
+	}
+	p.dict, p.dictPath = dict, path
+	return dict, nil
+}
