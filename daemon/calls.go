@@ -235,11 +235,11 @@ func (m *callManager) runOutbound(ctx context.Context, st *callState, req CallRe
 		var de *sipua.DialError
 		if errors.As(err, &de) {
 			rec.SIPReason = de.Reason
+			m.fillTimes(&rec, de.Info)
 		}
 		if d == sipua.Failed || d == sipua.Unreachable {
 			rec.Error = err.Error()
 		}
-		m.fillTimes(&rec, call)
 		log.Info("call not answered", "disposition", d, "sip_code", code)
 		return
 	}
@@ -307,14 +307,11 @@ func (m *callManager) finishCall(ctx context.Context, call *sipua.Call, rec *clu
 	if cause != "" && by != "callee" && ctx.Err() != nil {
 		rec.Error = cause
 	}
-	m.fillTimes(rec, call)
+	m.fillTimes(rec, call.Info())
 }
 
-func (m *callManager) fillTimes(rec *cluster.CallRecord, call *sipua.Call) {
-	if call == nil {
-		return
-	}
-	info := call.Info()
+// fillTimes copies the SIP layer's timestamps into rec.
+func (m *callManager) fillTimes(rec *cluster.CallRecord, info sipua.CallInfo) {
 	rec.SIPCallID = info.SIPCallID
 	if !info.RingAt.IsZero() {
 		rec.RingAt = info.RingAt
@@ -328,14 +325,18 @@ func (m *callManager) fillTimes(rec *cluster.CallRecord, call *sipua.Call) {
 // closeMedia stops the call's media and recorder and fills the RTP summary.
 func (m *callManager) closeMedia(st *callState, rec *cluster.CallRecord) {
 	if st.session != nil {
+		_ = st.session.Close() // stop the media first: the stats are then final
 		s := st.session.Stats()
-		rec.Codec = s.Codec
-		rec.RTP = cluster.RTPSummary{
-			PacketsSent: int64(s.PacketsSent), PacketsReceived: int64(s.PacketsReceived), PacketsLost: int64(s.PacketsLost),
-			LossFraction: s.LossFraction, JitterMs: s.JitterMs,
-			RemoteLossFraction: s.RemoteLossFraction, RemoteJitterMs: s.RemoteJitterMs,
+		rec.Codec = s.Codec.Name
+		var loss float64
+		if s.Expected > 0 && s.Lost > 0 {
+			loss = float64(s.Lost) / float64(s.Expected)
 		}
-		_ = st.session.Close()
+		rec.RTP = cluster.RTPSummary{
+			PacketsSent: int64(s.PacketsSent), PacketsReceived: int64(s.PacketsReceived), PacketsLost: s.Lost,
+			LossFraction: loss, JitterMs: s.JitterMs,
+			RemoteLossFraction: s.RemoteFractionLost, RemoteJitterMs: s.RemoteJitterMs,
+		}
 	}
 	if st.rec != nil {
 		if err := st.rec.Close(); err != nil {

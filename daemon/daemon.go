@@ -71,6 +71,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	clock := media.NewClock(20*time.Millisecond, cfg.Media.ClockWorkers)
 	clock.Start()
 	defer clock.Close()
+	for i := 0; i < 50 && !clock.Healthy(time.Now()); i++ {
+		time.Sleep(10 * time.Millisecond) // the first tick, so /healthz is true once ready
+	}
 	ports, err := media.NewPortRange(net.ParseIP(cfg.Media.IP), cfg.Media.RTPPortMin, cfg.Media.RTPPortMax)
 	if err != nil {
 		return fmt.Errorf("media.rtp_port_min: %w", err)

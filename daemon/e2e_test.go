@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -179,7 +180,9 @@ func TestPlaceCallBadInput(t *testing.T) {
 		{apiv1.PlaceCall{Number: "123456", Say: "hi", WaitDTMF: 99}, "wait_dtmf"},
 	} {
 		_, code, raw := b.call(tc.body)
-		if code != http.StatusBadRequest || !strings.Contains(raw, tc.want) {
+		var e apiv1.Error
+		_ = json.Unmarshal([]byte(raw), &e)
+		if code != http.StatusBadRequest || !strings.Contains(e.Error, tc.want) {
 			t.Errorf("%+v: got %d %s, want 400 naming %q", tc.body, code, raw, tc.want)
 		}
 	}
@@ -194,8 +197,12 @@ func TestPlaceCallBadInput(t *testing.T) {
 	if r, _ := http.Get("http://" + b.api + "/v1/calls/nope"); r == nil || r.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown call id: want 404")
 	}
-	if r, _ := http.Get("http://" + b.api + "/healthz"); r == nil || r.StatusCode != http.StatusOK {
-		t.Errorf("healthz: want 200")
+	if r, err := http.Get("http://" + b.api + "/healthz"); err != nil || r.StatusCode != http.StatusOK {
+		var body []byte
+		if r != nil {
+			body, _ = io.ReadAll(r.Body)
+		}
+		t.Errorf("healthz: want 200, got %v %s", err, body)
 	}
 }
 
@@ -260,11 +267,15 @@ func envelope(pcm []int16) []float64 {
 }
 
 // envelopeCorrelation is the best normalised correlation of the prompt's
-// energy envelope against the recording's, over every alignment.
+// energy envelope (or of its start, if the recording is shorter) against
+// the recording's, over every alignment.
 func envelopeCorrelation(recording, prompt []int16) float64 {
 	r, p := envelope(recording), envelope(prompt)
-	if len(p) == 0 || len(r) < len(p) {
-		return 0
+	if len(r) < len(p) {
+		p = p[:len(r)] // the callee cut the prompt short (a digit, a hang-up)
+	}
+	if len(p) < 80 {
+		return 0 // under 0.8 s of prompt: too little to tell
 	}
 	best := 0.0
 	for lag := 0; lag+len(p) <= len(r); lag++ {

@@ -58,7 +58,7 @@ func startBox(t *testing.T, trunkPort int, mutate func(*config.Config)) *box {
 	sipPort := freePort(t)
 	yaml := fmt.Sprintf(`
 box: {id: test-box, data_dir: %q}
-log: {level: debug}
+log: {level: info}
 api: {listen: "127.0.0.1:0"}
 sip: {listen_ip: 127.0.0.1, listen_port: %d, transports: [udp, tcp]}
 media: {ip: 127.0.0.1, rtp_port_min: %d, rtp_port_max: %d}
@@ -66,7 +66,7 @@ cluster: {bind: "127.0.0.1:0"}
 calls: {ring_timeout: 3s, dtmf_timeout: 3s, drain_timeout: 10s}
 tts: {cache_dir: %q}
 trunks:
-  - {name: sipp, host: 127.0.0.1, port: %d, transport: udp, options_interval: 1h}
+  - {name: sipp, host: 127.0.0.1, port: %d, transport: udp, options_interval: 0s}
 `, t.TempDir(), sipPort, 40000+(sipPort%200)*40, 40000+(sipPort%200)*40+38, ttsCacheDir(t), trunkPort)
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
@@ -80,7 +80,7 @@ trunks:
 	b.cancel = cancel
 	ready := make(chan string, 1)
 	logw := &testLogWriter{t: t}
-	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	go func() {
 		b.done <- Run(ctx, cfg, Options{Logger: log, Drain: b.drain, Ready: func(a string) { ready <- a }})
 	}()
@@ -191,7 +191,7 @@ func startSIPp(t *testing.T, scenario string, extra ...string) *sipp {
 	dir := t.TempDir()
 	args := []string{"-sf", filepath.Join("testdata", "sipp", scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(port),
 		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mport), "-m", "1", "-timeout", "40s", "-timeout_error",
-		"-trace_err", "-error_file", filepath.Join(dir, "err.log"), "-trace_msg", "-message_file", filepath.Join(dir, "msg.log")}
+		"-aa", "-trace_err", "-error_file", filepath.Join(dir, "err.log"), "-trace_msg", "-message_file", filepath.Join(dir, "msg.log")}
 	args = append(args, extra...)
 	s := &sipp{port: port, done: make(chan error, 1)}
 	s.cmd = exec.Command("sipp", args...)

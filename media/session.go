@@ -345,7 +345,10 @@ func (s *Session) Direction() Direction {
 // Play starts playing src, replacing (and stopping) any current prompt.
 // The returned channel closes when src returns io.EOF or another error, or
 // when it is stopped, replaced, or the session closes; after it closes,
-// src is no longer read. A nil src just stops the current prompt.
+// src is no longer read. A nil src just stops the current prompt. src is
+// read on a clock worker with the tick lock held: it must not block and
+// must not call Close. The prompt pauses while the session is on hold or
+// has no remote address yet.
 func (s *Session) Play(src FrameSource) <-chan struct{} {
 	p := &playback{src: src, done: make(chan struct{})}
 	s.mu.Lock()

@@ -27,6 +27,10 @@ type Config struct {
 	LogFile   string       // optional: each CallLog is appended here as one JSON line
 	Logger    *slog.Logger // nil means slog.Default()
 
+	// OnCall, when set, is called with each call's final log (from the
+	// call's goroutine; it must not block for long).
+	OnCall func(CallLog)
+
 	// Synth synthesises persona speech; nil means espeak-ng (Espeak).
 	Synth SynthFunc
 	// Now is the time source for the call log; nil means time.Now.

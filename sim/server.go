@@ -315,6 +315,9 @@ func (s *Server) finishLog(l *CallLog) {
 			s.log.Error("call log line not written", "file", s.cfg.LogFile, "err", err)
 		}
 	}
+	if s.cfg.OnCall != nil {
+		s.cfg.OnCall(snap)
+	}
 }
 
 // guard recovers a panicking handler so that no request can take the

@@ -44,6 +44,9 @@ func Espeak(ctx context.Context, text, voice string, loud bool) ([]int16, error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, espeakTimeout)
 	defer cancel()
+	if err := checkEspeakVoice(ctx, voice); err != nil {
+		return nil, err
+	}
 	// espeak-ng's --stdout WAV header carries a placeholder length, so it
 	// writes a real file (-w) which media.LoadPrompt reads and resamples.
 	dir, err := os.MkdirTemp("", "callbox-sim-espeak-")
@@ -132,4 +135,53 @@ func (c *phraseCache) get(ctx context.Context, text, voice string, loud bool) ([
 	}
 	close(e.done)
 	return e.pcm, e.err
+}
+
+// espeak-ng falls back to its default voice for an unknown name without
+// any error, so voices are checked against `espeak-ng --voices` (read
+// once per process).
+var espeakVoices struct {
+	once  sync.Once
+	names map[string]bool // lower-case languages, voice names and file names
+	err   error
+}
+
+func checkEspeakVoice(ctx context.Context, voice string) error {
+	espeakVoices.once.Do(func() {
+		out, err := exec.CommandContext(ctx, "espeak-ng", "--voices").Output()
+		if err != nil {
+			if errors.Is(err, exec.ErrNotFound) {
+				espeakVoices.err = fmt.Errorf("%w: espeak-ng not installed (apt-get install espeak-ng): %v", ErrSpeech, err)
+			} else {
+				espeakVoices.err = fmt.Errorf("%w: espeak-ng --voices: %v", ErrSpeech, err)
+			}
+			return
+		}
+		espeakVoices.names = parseEspeakVoices(string(out))
+	})
+	if espeakVoices.err != nil {
+		return espeakVoices.err
+	}
+	base, _, _ := strings.Cut(strings.ToLower(voice), "+") // "en-us+f3": variant f3
+	if !espeakVoices.names[base] {
+		return fmt.Errorf("%w: espeak-ng has no voice %q (see espeak-ng --voices; Mandarin is %q)", ErrSpeech, voice, MandarinVoice)
+	}
+	return nil
+}
+
+// parseEspeakVoices reads the table printed by `espeak-ng --voices`:
+// "Pty Language Age/Gender VoiceName File Other Languages".
+func parseEspeakVoices(table string) map[string]bool {
+	names := map[string]bool{}
+	for i, line := range strings.Split(table, "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) < 5 {
+			continue
+		}
+		names[strings.ToLower(f[1])] = true
+		names[strings.ToLower(f[3])] = true
+		names[strings.ToLower(f[4])] = true
+		names[strings.ToLower(filepath.Base(f[4]))] = true
+	}
+	return names
 }

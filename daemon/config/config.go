@@ -225,7 +225,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 	}
 	cfg.Path = name
-	if errs := cfg.validate(); len(errs) > 0 {
+	if errs := cfg.validate(func(key string) bool { _, ok := lines[key]; return ok }); len(errs) > 0 {
 		for _, e := range errs {
 			e.File = name
 			e.Line = lookupLine(lines, e.Key)
@@ -339,7 +339,9 @@ func lookupLine(lines map[string]int, key string) int {
 	return 0
 }
 
-func (c *Config) validate() Errors {
+// validate checks every key and fills the defaults that depend on other
+// keys; present reports whether a key path was written in the file.
+func (c *Config) validate(present func(key string) bool) Errors {
 	var errs Errors
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, &Error{Key: key, Problem: fmt.Sprintf(format, args...)})
@@ -462,8 +464,8 @@ func (c *Config) validate() Errors {
 		if t.MaxCalls < 0 {
 			bad(key+".max_calls", "must be positive, got %d", t.MaxCalls)
 		}
-		if t.OptionsInterval == 0 {
-			t.OptionsInterval = 30 * time.Second
+		if t.OptionsInterval == 0 && !present(key+".options_interval") {
+			t.OptionsInterval = 30 * time.Second // an explicit 0s turns the keepalive off
 		}
 		if t.OptionsInterval < 0 {
 			bad(key+".options_interval", "must be positive")

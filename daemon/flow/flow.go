@@ -140,3 +140,7 @@ type IntentDef struct {
 	// Confidence scales every match of this intent, in (0, 1]; default 1.
 	Confidence float64
 }
+
+// Matcher returns the flow's compiled intent matcher (built-ins plus the
+// flow's intents), for callers that classify outside Run.
+func (f *Flow) Matcher() *Matcher { return f.matcher }

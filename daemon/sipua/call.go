@@ -31,10 +31,11 @@ const (
 
 // CallInfo describes a call; timestamps are zero until the event happens.
 type CallInfo struct {
-	ID           string
-	SIPCallID    string
-	Trunk        string
-	Number       string // the dialled number (outbound) or the caller (inbound)
+	ID        string
+	SIPCallID string
+	Trunk     string
+	Number    string // the dialled number (outbound) or the called number, Request-URI user (inbound)
+	// CallerID is our From user (outbound) or the caller's From user (inbound).
 	Direction    string // "outbound" or "inbound"
 	CallerID     string
 	InviteAt     time.Time
@@ -376,4 +377,3 @@ func warning(err error) string {
 	}
 	return code + " callbox \"" + msg + "\""
 }
-

@@ -121,7 +121,9 @@ func (u *UA) Dial(ctx context.Context, req DialRequest) (*Call, error) {
 	fail := func(d Disposition, code int, reason string, err error) (*Call, error) {
 		c.finish(HangupByBox, reason)
 		c.log.Info("call not answered", "disposition", string(d), "code", code, "reason", reason)
-		return nil, dialErr(d, code, reason, err)
+		e := dialErr(d, code, reason, err)
+		e.Info = c.Info()
+		return nil, e
 	}
 
 	ms, err := u.deps.NewMedia(c.Info())

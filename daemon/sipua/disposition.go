@@ -12,7 +12,7 @@ type Disposition string
 const (
 	Answered    Disposition = "answered"
 	Busy        Disposition = "busy"        // 486, 600
-	NoAnswer    Disposition = "no_answer"   // ring timeout, 408, 480, 487 after our CANCEL
+	NoAnswer    Disposition = "no-answer"   // ring timeout, 408, 480, 487 after our CANCEL
 	Rejected    Disposition = "rejected"    // 403, 603, 404, 484, 3xx, other 4xx/6xx
 	Unreachable Disposition = "unreachable" // transport error, 503, trunk down, no response
 	Failed      Disposition = "failed"      // 488, no common codec, other 5xx, internal
@@ -42,6 +42,9 @@ type DialError struct {
 	Code        int    // SIP status code, 0 when no final response
 	Reason      string // SIP reason phrase or a description
 	Err         error  // underlying cause (sentinel, transport, context), may be nil
+	// Info is what was known of the attempt (INVITE and ringing times, SIP
+	// Call-ID); zero when the dial was refused before an INVITE was built.
+	Info CallInfo
 }
 
 func (e *DialError) Error() string {

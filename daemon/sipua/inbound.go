@@ -63,11 +63,8 @@ func (u *UA) handleInbound(t *trunk, req *sip.Request, tx sip.ServerTransaction)
 	}
 	toTag, _ := ss.InviteRequest.To().Params.Get("tag")
 	info := CallInfo{
-		ID: newID(), SIPCallID: req.CallID().Value(), Trunk: t.cfg.Name, Number: from,
+		ID: newID(), SIPCallID: req.CallID().Value(), Trunk: t.cfg.Name, Number: req.Recipient.User,
 		Direction: DirectionInbound, CallerID: from, InviteAt: u.now(),
-	}
-	if to := req.To(); to != nil {
-		info.CallerID = from
 	}
 	c := newCall(u, t, info, toTag)
 	c.ss = ss

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -231,5 +230,3 @@ func wantDialError(t *testing.T, err error, d Disposition, code int) *DialError 
 	}
 	return de
 }
-
-var _ = fmt.Sprint

@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"callbox/media"
 )
 
 func TestInboundFromTrunk(t *testing.T) {
@@ -24,7 +22,7 @@ func TestInboundFromTrunk(t *testing.T) {
 		"127.0.0.1:"+strconv.Itoa(u.Port()))
 	select {
 	case info := <-got:
-		if info.Direction != DirectionInbound || info.Trunk != "carrier" || info.Number != "+8613800001234" || info.AnswerAt.IsZero() {
+		if info.Direction != DirectionInbound || info.Trunk != "carrier" || info.Number != "4008" || info.CallerID != "+8613800001234" || info.AnswerAt.IsZero() {
 			t.Fatalf("bad inbound info %+v", info)
 		}
 	case <-time.After(10 * time.Second):
@@ -56,6 +54,12 @@ func TestInboundRefusals(t *testing.T) {
 			sipp.wait(10 * time.Second)
 		})
 	}
+	u.SetDraining(true)
+	t.Run("draining gets 503", func(t *testing.T) {
+		sp := freePort(t, "127.0.0.1")
+		startSipp(t, "127.0.0.1", "uac_expect503.xml", sp, "-s", "4008", "-mi", "127.0.0.1", target).wait(10 * time.Second)
+	})
+	u.SetDraining(false)
 	select {
 	case <-called:
 		t.Fatal("OnInbound called for a refused INVITE")
@@ -64,5 +68,4 @@ func TestInboundRefusals(t *testing.T) {
 	if n := u.Trunks()[0].ActiveCalls; n != 0 {
 		t.Fatalf("ActiveCalls = %d after refusals", n)
 	}
-	_ = media.PCMU
 }
