@@ -9,6 +9,15 @@
 // reads the clock, randomness or the network: every time a command needs
 // travels inside it, so every member computes identical state.
 //
+// Node.Apply returns the FSM's response; rejections come back as errors
+// wrapping the sentinels in errors.go. Successful responses:
+//
+//	PutCallRecord, ImportChunk, AbortImport, AddDNC, RemoveDNC  nil
+//	CreateCampaign, SetCampaignState                            Campaign
+//	ImportContacts, CommitImport                                int (contacts made visible)
+//	ClaimAttempt, FinishAttempt                                 Attempt
+//	MarkInterrupted                                             int (attempts interrupted)
+//
 // A single box is a one-node cluster bootstrapped on first start (Config.Bootstrap);
 // later members join over a pluggable raft.Transport.
 //

@@ -44,6 +44,11 @@ var _ raft.BatchingFSM = (*FSM)(nil)
 // with SyncWrites=false: it is rebuilt from the raft log after a crash (see
 // the package doc).
 func OpenFSM(dir string, logger *slog.Logger) (*FSM, error) {
+	return openFSM(dir, logger, 64<<20)
+}
+
+// openFSM lets tests pick a small memtable (and so a small transaction limit).
+func openFSM(dir string, logger *slog.Logger, memTable int64) (*FSM, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -51,9 +56,12 @@ func OpenFSM(dir string, logger *slog.Logger) (*FSM, error) {
 		WithSyncWrites(false).
 		WithLogger(badgerLogger{l: logger, db: "state"}).
 		WithNumVersionsToKeep(1).
-		WithMemTableSize(64 << 20).
+		WithMemTableSize(memTable).
 		WithBlockCacheSize(32 << 20).
 		WithDetectConflicts(false)
+	if memTable < 16<<20 {
+		opts = opts.WithValueThreshold(memTable / 20)
+	}
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open state db %s: %w", dir, err)

@@ -10,7 +10,7 @@ import (
 // Limits enforced on command fields.
 const (
 	MaxIDLen       = 128
-	MaxTextLen     = 4096
+	MaxTextLen     = 16 << 10
 	MaxMapEntries  = 64
 	MaxListEntries = 256
 )

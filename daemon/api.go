@@ -35,6 +35,9 @@ func (a *apiServer) routes() http.Handler {
 	mux.HandleFunc("GET /v1/calls", a.auth(a.handleListCalls))
 	mux.HandleFunc("GET /v1/calls/{id}", a.auth(a.handleGetCall))
 	mux.HandleFunc("GET /v1/trunks", a.auth(a.handleTrunks))
+	mux.HandleFunc("GET /v1/stats/media", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a.calls.mediaStats())
+	}))
 	return mux
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"callbox/cluster"
+	"callbox/daemon/apiv1"
 	"callbox/daemon/config"
 	"callbox/daemon/sipua"
 	"callbox/daemon/speech"
@@ -70,6 +71,7 @@ type callManager struct {
 	mu       sync.Mutex
 	active   map[string]*callState // guarded by mu
 	draining bool                  // guarded by mu
+	totals   mediaTotals           // guarded by mu
 
 	wg       sync.WaitGroup
 	stopCtx  context.Context // cancelled on hard stop: every call hangs up now
@@ -327,6 +329,9 @@ func (m *callManager) closeMedia(st *callState, rec *cluster.CallRecord) {
 	if st.session != nil {
 		_ = st.session.Close() // stop the media first: the stats are then final
 		s := st.session.Stats()
+		m.mu.Lock()
+		m.totals.add(s)
+		m.mu.Unlock()
 		rec.Codec = s.Codec.Name
 		var loss float64
 		if s.Expected > 0 && s.Lost > 0 {
@@ -425,6 +430,42 @@ func (m *callManager) onInbound(call *sipua.Call, prompt []int16) {
 	if err := m.commit(ctx, rec); err != nil {
 		m.log.Error("final inbound call record not committed", "call", info.ID, "err", err)
 	}
+}
+
+// mediaTotals sums the RTP statistics of finished call legs.
+type mediaTotals struct {
+	legs, sent, received, expected uint64
+	lost                           int64
+	sendInterval                   media.DeviationHistogram
+}
+
+func (t *mediaTotals) add(s media.SessionStats) {
+	t.legs++
+	t.sent += s.PacketsSent
+	t.received += s.PacketsReceived
+	t.expected += s.Expected
+	t.lost += s.Lost
+	t.sendInterval.Merge(s.SendInterval)
+}
+
+// mediaStats reports the media plane for GET /v1/stats/media.
+func (m *callManager) mediaStats() apiv1.MediaStats {
+	m.mu.Lock()
+	t, active := m.totals, len(m.active)
+	m.mu.Unlock()
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	cs := m.clock.Stats()
+	out := apiv1.MediaStats{
+		ActiveCalls: active, Legs: t.legs, PacketsSent: t.sent, PacketsReceived: t.received,
+		PacketsExpected: t.expected, PacketsLost: t.lost,
+		SendIntervalP50Ms: ms(t.sendInterval.Quantile(0.5)), SendIntervalP99Ms: ms(t.sendInterval.Quantile(0.99)),
+		SendIntervalMaxMs: ms(t.sendInterval.Max), SendIntervals: t.sendInterval.Total,
+		ClockTicks: cs.Ticks, ClockSkipped: cs.Skipped, ClockMaxLateMs: ms(cs.MaxLateness), ClockMaxWorkMs: ms(cs.MaxWork),
+	}
+	if t.expected > 0 && t.lost > 0 {
+		out.LossFraction = float64(t.lost) / float64(t.expected)
+	}
+	return out
 }
 
 // activeCount is the number of calls up or being set up.

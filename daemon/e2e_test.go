@@ -18,7 +18,7 @@ import (
 
 const testPrompt = "Hello. This is a reminder from your bank. Your appointment is tomorrow at ten. Press one to confirm."
 
-func requireEspeak(t *testing.T) {
+func requireEspeak(t testing.TB) {
 	t.Helper()
 	if _, err := (&speech.Espeak{}).Synthesize(context.Background(), "test", speech.Voice{Name: "en-us"}); err != nil {
 		t.Skipf("espeak-ng unavailable (run make deps): %v", err)

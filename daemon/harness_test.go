@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -22,7 +23,7 @@ import (
 )
 
 // freePort returns a port free on 127.0.0.1 for both UDP and TCP.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for i := 0; i < 50; i++ {
 		u, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -43,7 +44,7 @@ func freePort(t *testing.T) int {
 
 // box is one callboxd running in-process for a test.
 type box struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    *config.Config
 	api    string
 	cancel context.CancelFunc
@@ -53,7 +54,7 @@ type box struct {
 
 // startBox runs daemon.Run with a loopback configuration whose only trunk
 // points at trunkPort. mutate may adjust the configuration first.
-func startBox(t *testing.T, trunkPort int, mutate func(*config.Config)) *box {
+func startBox(t testing.TB, trunkPort int, mutate func(*config.Config)) *box {
 	t.Helper()
 	sipPort := freePort(t)
 	yaml := fmt.Sprintf(`
@@ -134,7 +135,7 @@ func (b *box) call(body apiv1.PlaceCall) (apiv1.CallRecord, int, string) {
 // testLogWriter sends daemon logs to t.Log until the test ends.
 type testLogWriter struct {
 	mu     sync.Mutex
-	t      *testing.T
+	t      testing.TB
 	closed bool
 }
 
@@ -160,7 +161,7 @@ var ttsCacheOnce struct {
 	dir string
 }
 
-func ttsCacheDir(t *testing.T) string {
+func ttsCacheDir(t testing.TB) string {
 	ttsCacheOnce.Do(func() {
 		d, err := os.MkdirTemp("", "callbox-tts-*")
 		if err != nil {
@@ -173,15 +174,17 @@ func ttsCacheDir(t *testing.T) string {
 
 // sipp is one SIPp process acting as the far end.
 type sipp struct {
-	cmd  *exec.Cmd
-	out  bytes.Buffer
-	done chan error
-	port int
+	waitFor time.Duration // how long wait waits
+	cmd     *exec.Cmd
+	out     bytes.Buffer
+	done    chan error
+	port    int
 }
 
 // startSIPp runs SIPp with a scenario from testdata/sipp as a UAS on a free
-// port, for one call.
-func startSIPp(t *testing.T, scenario string, extra ...string) *sipp {
+// port, for one call unless extra says "-m N". A later "-timeout" in extra
+// overrides the default 40s.
+func startSIPp(t testing.TB, scenario string, extra ...string) *sipp {
 	t.Helper()
 	if _, err := exec.LookPath("sipp"); err != nil {
 		t.Skip("sipp (Debian sip-tester) is not installed: run make deps")
@@ -190,10 +193,13 @@ func startSIPp(t *testing.T, scenario string, extra ...string) *sipp {
 	mport := freePort(t)
 	dir := t.TempDir()
 	args := []string{"-sf", filepath.Join("testdata", "sipp", scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mport), "-m", "1", "-timeout", "40s", "-timeout_error",
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mport), "-timeout", "40s", "-timeout_error",
 		"-aa", "-trace_err", "-error_file", filepath.Join(dir, "err.log"), "-trace_msg", "-message_file", filepath.Join(dir, "msg.log")}
+	if !slices.Contains(extra, "-m") {
+		args = append(args, "-m", "1")
+	}
 	args = append(args, extra...)
-	s := &sipp{port: port, done: make(chan error, 1)}
+	s := &sipp{port: port, done: make(chan error, 1), waitFor: 45 * time.Second}
 	s.cmd = exec.Command("sipp", args...)
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	s.cmd.Stdin = nil
@@ -217,7 +223,7 @@ func startSIPp(t *testing.T, scenario string, extra ...string) *sipp {
 
 // wait waits for SIPp to finish its one call and fails the test if its
 // scenario failed.
-func (s *sipp) wait(t *testing.T) {
+func (s *sipp) wait(t testing.TB) {
 	t.Helper()
 	select {
 	case err := <-s.done:
@@ -225,7 +231,7 @@ func (s *sipp) wait(t *testing.T) {
 		if err != nil {
 			t.Errorf("sipp scenario failed: %v", err)
 		}
-	case <-time.After(45 * time.Second):
+	case <-time.After(s.waitFor):
 		t.Error("sipp did not finish")
 	}
 }

@@ -165,7 +165,7 @@ func demo(ctx context.Context, n, parallel int, keep bool, stdout, stderr io.Wri
 	if err := waitHealthy(ctx, api, exited, logPath); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "box is up: dashboard and API at http://%s (healthz: /healthz)\n", apiAddr)
+	fmt.Fprintf(stdout, "box is up: API at http://%s (health: /healthz)\n", apiAddr)
 
 	contacts := demoContacts(n)
 	results := make([]apiv1.CallRecord, len(contacts))

@@ -59,3 +59,23 @@ type PlaceCall struct {
 type Error struct {
 	Error string `json:"error"`
 }
+
+// MediaStats is GET /v1/stats/media: the RTP plane since the daemon started,
+// over every finished call leg, plus the shared media clock.
+type MediaStats struct {
+	ActiveCalls       int     `json:"active_calls"`
+	Legs              uint64  `json:"legs"`
+	PacketsSent       uint64  `json:"packets_sent"`
+	PacketsReceived   uint64  `json:"packets_received"`
+	PacketsExpected   uint64  `json:"packets_expected"`
+	PacketsLost       int64   `json:"packets_lost"`
+	LossFraction      float64 `json:"loss_fraction"`
+	SendIntervalP50Ms float64 `json:"send_interval_deviation_p50_ms"`
+	SendIntervalP99Ms float64 `json:"send_interval_deviation_p99_ms"`
+	SendIntervalMaxMs float64 `json:"send_interval_deviation_max_ms"`
+	SendIntervals     uint64  `json:"send_intervals"`
+	ClockTicks        uint64  `json:"clock_ticks"`
+	ClockSkipped      uint64  `json:"clock_skipped_ticks"`
+	ClockMaxLateMs    float64 `json:"clock_max_lateness_ms"`
+	ClockMaxWorkMs    float64 `json:"clock_max_work_ms"`
+}
