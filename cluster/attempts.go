@@ -21,6 +21,10 @@ const (
 	OutcomeCallback = "callback" // pending at NextAttemptAt, ahead of others
 	OutcomeDone     = "done"     // no more attempts
 	OutcomeDNC      = "dnc"      // the callee opted out: global DNC listing
+	// OutcomeRelease returns the contact to pending at NextAttemptAt without
+	// consuming an attempt: the call was never offered to the network (the
+	// box was busy or draining after the claim).
+	OutcomeRelease = "release"
 )
 
 // Attempt is one dial decision and its result.
@@ -34,6 +38,7 @@ type Attempt struct {
 	SIPCode                   int
 	Outcome                   string
 	NextAttemptAt             time.Time
+	Variant                   string `json:",omitempty"` // A/B variant chosen at claim
 }
 
 // ClaimAttempt reserves a contact for one dial by Box. It must be committed
@@ -47,6 +52,7 @@ type ClaimAttempt struct {
 	Token                            uint64
 	At                               time.Time
 	Trunk                            string
+	Variant                          string `json:",omitempty"`
 }
 
 // FinishAttempt records an attempt's result and moves the contact on.
@@ -86,6 +92,9 @@ func (c ClaimAttempt) Validate() error {
 	if err := checkOptID("Trunk", c.Trunk); err != nil {
 		return err
 	}
+	if err := checkOptID("Variant", c.Variant); err != nil {
+		return err
+	}
 	if c.Token == 0 {
 		return invalid("Token is 0; fencing tokens start at 1")
 	}
@@ -104,9 +113,9 @@ func (c FinishAttempt) Validate() error {
 		return invalid("SIPCode %d is not a SIP status code", c.SIPCode)
 	}
 	switch c.Outcome {
-	case OutcomeRetry, OutcomeCallback, OutcomeDone, OutcomeDNC:
+	case OutcomeRetry, OutcomeCallback, OutcomeDone, OutcomeDNC, OutcomeRelease:
 	default:
-		return invalid("Outcome %q: want retry, callback, done or dnc", c.Outcome)
+		return invalid("Outcome %q: want retry, callback, done, dnc or release", c.Outcome)
 	}
 	if err := checkTime("NextAttemptAt", c.NextAttemptAt); err != nil {
 		return err
@@ -180,7 +189,7 @@ func applyClaimAttempt(t *tx, c *ClaimAttempt) (any, error) {
 		return fmt.Errorf("%w: contact %q token %d, claim has %d", ErrStaleToken, ct.ID, ct.Token, c.Token), nil
 	}
 	a := Attempt{ID: c.AttemptID, CampaignID: c.CampaignID, ContactID: c.ContactID, Box: c.Box,
-		Trunk: c.Trunk, Token: c.Token, State: AttemptClaimed, ClaimedAt: at}
+		Trunk: c.Trunk, Token: c.Token, State: AttemptClaimed, ClaimedAt: at, Variant: c.Variant}
 	old := *ct
 	ct.State = ContactInProgress
 	ct.Token = c.Token
@@ -232,6 +241,9 @@ func closeAttempt(t *tx, a *Attempt, outcome, disposition string, next time.Time
 	}
 	if ct != nil && ct.State == ContactInProgress && ct.LastAttemptID == a.ID && ct.Token == a.Token {
 		old := *ct
+		if outcome == OutcomeRelease && ct.Attempts > 0 {
+			ct.Attempts-- // never dialled: the attempt is given back
+		}
 		ct.LastDisposition = disposition
 		ct.Callback = outcome == OutcomeCallback
 		ct.NextAttemptAt = utc(next)
@@ -348,6 +360,36 @@ func (f *FSM) Attempt(id string) (Attempt, bool, error) {
 		return Attempt{}, false, err
 	}
 	return *a, true, nil
+}
+
+// OpenAttempts lists the attempts Box claimed that have no result yet.
+func (f *FSM) OpenAttempts(box string) ([]Attempt, error) {
+	if err := checkID("box", box); err != nil {
+		return nil, err
+	}
+	prefix := key("ab/", box, sep)
+	var out []Attempt
+	err := f.view(func(t *tx) error {
+		var ids []string
+		err := t.scan(prefix, nil, false, func(k, _ []byte) (bool, error) {
+			ids = append(ids, string(k[len(prefix):]))
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			a, err := loadAttempt(t, id)
+			if err != nil {
+				return err
+			}
+			if a != nil && a.State == AttemptClaimed {
+				out = append(out, *a)
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Attempts lists a campaign's attempts in claim order.

@@ -44,9 +44,35 @@ type RetryRule struct {
 
 // Pacing bounds how fast a campaign dials.
 type Pacing struct {
-	Mode          string // "fixed" | "progressive"
+	// Mode is "agentless" (bot calls; "fixed" is its old name),
+	// "progressive" or "predictive" (calls handed to human agents).
+	Mode          string
 	MaxConcurrent int
 	CPS           float64
+	// PerTrunk caps concurrent calls of this campaign on one trunk (0: no cap).
+	PerTrunk int `json:",omitempty"`
+	// Agents is the number of human agents for progressive/predictive.
+	Agents int `json:",omitempty"`
+	// AbandonCap is the maximum abandoned/answered ratio over the rolling
+	// window for predictive pacing (0: default 0.03).
+	AbandonCap float64 `json:",omitempty"`
+}
+
+// AMDPolicy is a campaign's answering-machine handling.
+type AMDPolicy struct {
+	Enabled bool
+	// Action on a machine verdict: "hangup", "message" (speak Message after
+	// the beep) or "continue".
+	Action  string
+	Message string `json:",omitempty"`
+}
+
+// Priority orders due contacts beyond callbacks-first and value score.
+type Priority struct {
+	// GoldenHours are local-time windows in which contacts get ValueBoost
+	// added to their value score.
+	GoldenHours []Window `json:",omitempty"`
+	ValueBoost  float64  `json:",omitempty"`
 }
 
 // Variant is an A/B flow variant chosen by weight.
@@ -78,7 +104,13 @@ type Campaign struct {
 	Pacing           Pacing
 	Variants         []Variant
 	StartAt, EndAt   time.Time
-	State            CampaignState
+	// DefaultRegion is the ISO region for numbers without a country code ("CN").
+	DefaultRegion string    `json:",omitempty"`
+	Prompt        string    `json:",omitempty"` // text spoken when no flow runs the call
+	SafeHarbour   string    `json:",omitempty"` // spoken when an answered call finds no free agent
+	AMD           AMDPolicy `json:",omitzero"`
+	Priority      Priority  `json:",omitzero"`
+	State         CampaignState
 	Counters         Counters
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
@@ -137,21 +169,8 @@ func (c CreateCampaign) Validate() error {
 	if err := checkText("Campaign.CallerID", k.CallerID); err != nil {
 		return err
 	}
-	if len(k.Windows) > MaxListEntries {
-		return invalid("Campaign.Windows has %d entries, limit %d", len(k.Windows), MaxListEntries)
-	}
-	for i, w := range k.Windows {
-		if !hhmmRe.MatchString(w.Start) || !hhmmRe.MatchString(w.End) {
-			return invalid("Campaign.Windows[%d] start %q / end %q: want HH:MM", i, w.Start, w.End)
-		}
-		if w.Start >= w.End {
-			return invalid("Campaign.Windows[%d] start %s is not before end %s", i, w.Start, w.End)
-		}
-		for _, d := range w.Days {
-			if !weekdays[d] {
-				return invalid("Campaign.Windows[%d] day %q: want mon..sun", i, d)
-			}
-		}
+	if err := checkWindows("Campaign.Windows", k.Windows); err != nil {
+		return err
 	}
 	if len(k.Holidays) > 4*MaxListEntries {
 		return invalid("Campaign.Holidays has %d entries, limit %d", len(k.Holidays), 4*MaxListEntries)
@@ -192,9 +211,46 @@ func (c CreateCampaign) Validate() error {
 		}
 	}
 	switch k.Pacing.Mode {
-	case "fixed", "progressive":
+	case "fixed", "agentless", "progressive", "predictive":
 	default:
-		return invalid("Campaign.Pacing.Mode %q: want \"fixed\" or \"progressive\"", k.Pacing.Mode)
+		return invalid("Campaign.Pacing.Mode %q: want agentless, progressive or predictive", k.Pacing.Mode)
+	}
+	if k.Pacing.PerTrunk < 0 || k.Pacing.PerTrunk > 10000 {
+		return invalid("Campaign.Pacing.PerTrunk %d: want 0..10000", k.Pacing.PerTrunk)
+	}
+	if k.Pacing.Agents < 0 || k.Pacing.Agents > 10000 {
+		return invalid("Campaign.Pacing.Agents %d: want 0..10000", k.Pacing.Agents)
+	}
+	if (k.Pacing.Mode == "progressive" || k.Pacing.Mode == "predictive") && k.Pacing.Agents < 1 {
+		return invalid("Campaign.Pacing.Agents is 0: %s pacing needs at least one agent", k.Pacing.Mode)
+	}
+	if err := checkFinite("Campaign.Pacing.AbandonCap", k.Pacing.AbandonCap); err != nil {
+		return err
+	}
+	if k.Pacing.AbandonCap < 0 || k.Pacing.AbandonCap > 1 {
+		return invalid("Campaign.Pacing.AbandonCap %g: want 0..1", k.Pacing.AbandonCap)
+	}
+	if k.DefaultRegion != "" && (len(k.DefaultRegion) != 2 || k.DefaultRegion[0] < 'A' || k.DefaultRegion[0] > 'Z' || k.DefaultRegion[1] < 'A' || k.DefaultRegion[1] > 'Z') {
+		return invalid("Campaign.DefaultRegion %q: want a two-letter ISO region such as CN", k.DefaultRegion)
+	}
+	for _, f := range []struct{ n, v string }{{"Campaign.Prompt", k.Prompt}, {"Campaign.SafeHarbour", k.SafeHarbour}, {"Campaign.AMD.Message", k.AMD.Message}} {
+		if err := checkText(f.n, f.v); err != nil {
+			return err
+		}
+	}
+	switch k.AMD.Action {
+	case "", "hangup", "message", "continue":
+	default:
+		return invalid("Campaign.AMD.Action %q: want hangup, message or continue", k.AMD.Action)
+	}
+	if k.AMD.Action == "message" && k.AMD.Message == "" {
+		return invalid("Campaign.AMD.Message is empty but AMD.Action is \"message\"")
+	}
+	if err := checkWindows("Campaign.Priority.GoldenHours", k.Priority.GoldenHours); err != nil {
+		return err
+	}
+	if err := checkFinite("Campaign.Priority.ValueBoost", k.Priority.ValueBoost); err != nil {
+		return err
 	}
 	if k.Pacing.MaxConcurrent < 1 || k.Pacing.MaxConcurrent > 10000 {
 		return invalid("Campaign.Pacing.MaxConcurrent %d: want 1..10000", k.Pacing.MaxConcurrent)
@@ -257,6 +313,26 @@ func (c SetCampaignState) Validate() error {
 		return err
 	}
 	return checkReqTime("At", c.At)
+}
+
+func checkWindows(field string, ws []Window) error {
+	if len(ws) > MaxListEntries {
+		return invalid("%s has %d entries, limit %d", field, len(ws), MaxListEntries)
+	}
+	for i, w := range ws {
+		if !hhmmRe.MatchString(w.Start) || !hhmmRe.MatchString(w.End) {
+			return invalid("%s[%d] start %q / end %q: want HH:MM", field, i, w.Start, w.End)
+		}
+		if w.Start >= w.End {
+			return invalid("%s[%d] start %s is not before end %s", field, i, w.Start, w.End)
+		}
+		for _, d := range w.Days {
+			if !weekdays[d] {
+				return invalid("%s[%d] day %q: want mon..sun", field, i, d)
+			}
+		}
+	}
+	return nil
 }
 
 func campaignKey(id string) []byte { return key("c/", id) }

@@ -465,5 +465,22 @@ func (n *Node) DueContacts(campaignID string, at time.Time, limit int) ([]Contac
 // Attempts lists a campaign's attempts.
 func (n *Node) Attempts(campaignID string) ([]Attempt, error) { return n.fsm.Attempts(campaignID) }
 
+// Campaigns lists all campaigns.
+func (n *Node) Campaigns() ([]Campaign, error) { return n.fsm.Campaigns() }
+
+// Contact reads one contact.
+func (n *Node) Contact(campaignID, id string) (Contact, bool, error) {
+	return n.fsm.Contact(campaignID, id)
+}
+
+// Contacts lists a campaign's contacts.
+func (n *Node) Contacts(campaignID string) ([]Contact, error) { return n.fsm.Contacts(campaignID) }
+
+// OpenAttempts lists attempts box claimed without a result.
+func (n *Node) OpenAttempts(box string) ([]Attempt, error) { return n.fsm.OpenAttempts(box) }
+
+// StagedImports lists imports with staged, uncommitted chunks.
+func (n *Node) StagedImports() ([]string, error) { return n.fsm.StagedImports() }
+
 // IsDNC reports whether a number is on the global or campaign DNC list.
 func (n *Node) IsDNC(phone, campaignID string) (bool, error) { return n.fsm.IsDNC(phone, campaignID) }

@@ -36,6 +36,16 @@ type CallRecord struct {
 
 	Error string
 	Tags  map[string]string
+
+	// Campaign calls: the A/B variant, the answering-machine verdict
+	// (human, machine, notsure; empty when AMD did not run) and how long
+	// after answer it came, and the flow's outcome and intent level.
+	Variant       string `json:",omitempty"`
+	AMD           string `json:",omitempty"`
+	AMDDecisionMs int64  `json:",omitempty"`
+	AMDBeep       bool   `json:",omitempty"`
+	Outcome       string `json:",omitempty"`
+	Intent        string `json:",omitempty"`
 }
 
 // PutCallRecord creates or replaces the call record with Record.ID.
@@ -63,6 +73,7 @@ func (c PutCallRecord) Validate() error {
 		{"Record.CallerID", r.CallerID}, {"Record.Disposition", r.Disposition}, {"Record.SIPReason", r.SIPReason},
 		{"Record.DTMF", r.DTMF}, {"Record.Codec", r.Codec}, {"Record.Prompt", r.Prompt},
 		{"Record.RecordingPath", r.RecordingPath}, {"Record.Error", r.Error},
+		{"Record.Variant", r.Variant}, {"Record.AMD", r.AMD}, {"Record.Outcome", r.Outcome}, {"Record.Intent", r.Intent},
 	} {
 		if err := checkText(f.name, f.v); err != nil {
 			return err

@@ -167,7 +167,15 @@ func (a *apiServer) handleListCalls(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *apiServer) handleTrunks(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, a.ua.Trunks())
+	out := []apiv1.Trunk{}
+	for _, t := range a.ua.Trunks() {
+		out = append(out, apiv1.Trunk{
+			Name: t.Name, Auth: t.Auth, Registered: t.Registered, RegState: t.RegState, LastError: t.LastError,
+			NextRefresh: optTime(t.NextRefresh), Up: t.Up, LastOptionsAt: optTime(t.LastOptionsAt),
+			ActiveCalls: t.ActiveCalls, MaxCalls: t.MaxCalls,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

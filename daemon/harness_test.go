@@ -235,3 +235,65 @@ func (s *sipp) wait(t testing.TB) {
 		t.Error("sipp did not finish")
 	}
 }
+
+// startSIPpUAC runs SIPp as a caller from 127.0.0.1:localPort (the trunk's
+// address) to the box's SIP port, for one call to number 4000.
+func startSIPpUAC(t testing.TB, scenario string, localPort, boxPort int) *sipp {
+	t.Helper()
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Skip("sipp (Debian sip-tester) is not installed: run make deps")
+	}
+	dir := t.TempDir()
+	mport := freePort(t)
+	args := []string{fmt.Sprintf("127.0.0.1:%d", boxPort), "-sf", filepath.Join("testdata", "sipp", scenario),
+		"-i", "127.0.0.1", "-p", strconv.Itoa(localPort), "-mi", "127.0.0.1", "-mp", strconv.Itoa(mport),
+		"-s", "4000", "-m", "1", "-timeout", "40s", "-timeout_error", "-aa",
+		"-trace_err", "-error_file", filepath.Join(dir, "err.log"), "-trace_msg", "-message_file", filepath.Join(dir, "msg.log")}
+	s := &sipp{port: localPort, done: make(chan error, 1), waitFor: 45 * time.Second}
+	s.cmd = exec.Command("sipp", args...)
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		s.done <- nil
+		if t.Failed() {
+			msgs, _ := os.ReadFile(filepath.Join(dir, "msg.log"))
+			errs, _ := os.ReadFile(filepath.Join(dir, "err.log"))
+			t.Logf("sipp messages:\n%s\nsipp errors:\n%s", msgs, errs)
+		}
+	})
+	return s
+}
+
+// activeCalls reads active_calls from /healthz.
+func (b *box) activeCalls() int {
+	resp, err := http.Get("http://" + b.api + "/healthz")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Active int `json:"active_calls"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&h)
+	return h.Active
+}
+
+// listRecords is GET /v1/calls.
+func listRecords(t testing.TB, b *box) []apiv1.CallRecord {
+	t.Helper()
+	resp, err := http.Get("http://" + b.api + "/v1/calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var recs []apiv1.CallRecord
+	if err := json.NewDecoder(resp.Body).Decode(&recs); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}

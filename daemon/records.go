@@ -9,17 +9,11 @@ import (
 
 // recordView turns a stored call record into its API form.
 func recordView(r cluster.CallRecord) apiv1.CallRecord {
-	opt := func(t time.Time) *time.Time {
-		if t.IsZero() {
-			return nil
-		}
-		return &t
-	}
 	return apiv1.CallRecord{
 		ID: r.ID, SIPCallID: r.SIPCallID, Box: r.Box, Trunk: r.Trunk, Number: r.Number,
 		Direction: r.Direction, CallerID: r.CallerID, CampaignID: r.CampaignID,
-		InviteAt: r.InviteAt, RingAt: opt(r.RingAt), EarlyMediaAt: opt(r.EarlyMediaAt),
-		AnswerAt: opt(r.AnswerAt), EndAt: opt(r.EndAt),
+		InviteAt: r.InviteAt, RingAt: optTime(r.RingAt), EarlyMediaAt: optTime(r.EarlyMediaAt),
+		AnswerAt: optTime(r.AnswerAt), EndAt: optTime(r.EndAt),
 		Disposition: r.Disposition, SIPCode: r.SIPCode, SIPReason: r.SIPReason, HangupBy: r.HangupBy,
 		DTMF: r.DTMF, Codec: r.Codec, Prompt: r.Prompt,
 		RTP: apiv1.RTP{
@@ -29,4 +23,12 @@ func recordView(r cluster.CallRecord) apiv1.CallRecord {
 		},
 		RecordingPath: r.RecordingPath, RecordingBox: r.RecordingBox, Error: r.Error,
 	}
+}
+
+// optTime is nil for the zero time, so JSON leaves it out.
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

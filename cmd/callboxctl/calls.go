@@ -173,7 +173,7 @@ func runTrunks(api *client, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var trunks []map[string]any
+	var trunks []apiv1.Trunk
 	if err := api.do("GET", "/v1/trunks", nil, &trunks); err != nil {
 		fmt.Fprintln(stderr, "callboxctl trunks:", err)
 		return 1
@@ -187,7 +187,15 @@ func runTrunks(api *client, args []string, stdout, stderr io.Writer) int {
 	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tAUTH\tREGISTRATION\tUP\tCALLS\tLAST ERROR")
 	for _, t := range trunks {
-		fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v/%v\t%v\n", t["Name"], t["Auth"], t["RegState"], t["Up"], t["ActiveCalls"], t["MaxCalls"], orDash(fmt.Sprint(t["LastError"])))
+		reg := orDash(t.RegState)
+		if t.Auth == "ip" {
+			reg = "-"
+		}
+		up := "down"
+		if t.Up {
+			up = "up"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\n", t.Name, t.Auth, reg, up, t.ActiveCalls, t.MaxCalls, orDash(t.LastError))
 	}
 	tw.Flush()
 	return 0

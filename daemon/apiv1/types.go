@@ -79,3 +79,17 @@ type MediaStats struct {
 	ClockMaxLateMs    float64 `json:"clock_max_lateness_ms"`
 	ClockMaxWorkMs    float64 `json:"clock_max_work_ms"`
 }
+
+// Trunk is GET /v1/trunks: one trunk's registration and keepalive state.
+type Trunk struct {
+	Name          string     `json:"name"`
+	Auth          string     `json:"auth"`
+	Registered    bool       `json:"registered"`
+	RegState      string     `json:"registration,omitempty"`
+	LastError     string     `json:"last_error,omitempty"`
+	NextRefresh   *time.Time `json:"next_refresh,omitempty"`
+	Up            bool       `json:"up"`
+	LastOptionsAt *time.Time `json:"last_options_at,omitempty"`
+	ActiveCalls   int        `json:"active_calls"`
+	MaxCalls      int        `json:"max_calls"`
+}

@@ -78,7 +78,7 @@ func TestOpenAIASRFailures(t *testing.T) {
 		}, ErrEngineFailed},
 		{"garbage", func(w http.ResponseWriter, r *http.Request) bool { io.WriteString(w, "<html>"); return true }, ErrBadResponse},
 		{"no text", func(w http.ResponseWriter, r *http.Request) bool { io.WriteString(w, `{"txt": "x"}`); return true }, ErrBadResponse},
-		{"stall", func(w http.ResponseWriter, r *http.Request) bool { <-r.Context().Done(); return true }, ErrTimeout},
+		{"stall", stall, ErrTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := fakeWhisper(t, tc.reply)
@@ -99,11 +99,19 @@ func TestOpenAIASRFailures(t *testing.T) {
 		t.Fatalf("no BaseURL: %v", err)
 	}
 	// The stream's context bounds the request too.
-	srv := fakeWhisper(t, func(w http.ResponseWriter, r *http.Request) bool { <-r.Context().Done(); return true })
+	srv := fakeWhisper(t, stall)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	_, err := listen(t, &OpenAIASR{BaseURL: srv.URL}, ctx, ListenOptions{}, make([]int16, 800))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("ctx deadline: %v", err)
 	}
+}
+
+// stall reads the request and never answers. (net/http notices the client
+// going away only once the body has been read.)
+func stall(w http.ResponseWriter, r *http.Request) bool {
+	io.Copy(io.Discard, r.Body)
+	<-r.Context().Done()
+	return true
 }

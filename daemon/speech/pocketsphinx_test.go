@@ -226,3 +226,39 @@ func TestParsePocketsphinxOutput(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func FuzzBuildJSGF(f *testing.F) {
+	f.Add("Stop calling me!", "yes")
+	f.Add("不要", "no; public <x> = a | b")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		dict := map[string]struct{}{"yes": {}, "no": {}, "stop": {}, "calling": {}, "me": {}}
+		for _, w := range phraseWords(a + " " + b) {
+			dict[w] = struct{}{} // even words the dictionary knows must not break the grammar
+		}
+		g, of, _ := buildJSGF([]string{a, b}, dict)
+		if g == "" {
+			return
+		}
+		const head = "#JSGF V1.0;\n\ngrammar callbox;\n\npublic <answer> = "
+		body := strings.TrimSuffix(strings.TrimPrefix(g, head), " ;\n")
+		for _, r := range body {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("' ()|", r)) {
+				t.Fatalf("grammar body has %q: %q", r, g)
+			}
+		}
+		if len(of) == 0 {
+			t.Fatal("grammar without phrase map")
+		}
+	})
+}
+
+func FuzzPocketsphinxOutput(f *testing.F) {
+	f.Add("yes\n")
+	f.Add("stop calling\nme\nINFO: x\n")
+	f.Fuzz(func(t *testing.T, out string) {
+		got := parsePocketsphinxOutput(out)
+		if strings.Contains(got, "\n") || strings.Contains(got, "  ") || strings.TrimSpace(got) != got {
+			t.Fatalf("%q -> %q", out, got)
+		}
+	})
+}

@@ -5,9 +5,12 @@ import (
 	"fmt"
 )
 
-// The media package is to grow ReadWAV/Resample helpers; until it does, this
-// package keeps a small private WAV codec. It parses whole files held in
-// memory: engine output and cache files are both bounded in size.
+// A small private WAV codec. media.ReadWAV exists but rejects what engines
+// actually send: espeak-ng --stdout declares a 0x7ffff000-byte data chunk
+// (only 0xFFFFFFFF is taken as "until EOF" there). The cache also needs an
+// extra checksum chunk on write and strict parsing that exposes it on read.
+// It works on whole files held in memory (engine output and cache files are
+// bounded in size).
 
 // wavFile is a parsed RIFF/WAVE file.
 type wavFile struct {
@@ -110,6 +113,8 @@ func (w *wavFile) mono() []int16 {
 }
 
 // decodeWAVMono parses a 16-bit PCM WAV and returns mono samples and rate.
+// A data chunk shorter than declared is accepted (streaming writers declare
+// placeholders).
 func decodeWAVMono(b []byte) ([]int16, int, error) {
 	w, err := parseWAV(b)
 	if err != nil {

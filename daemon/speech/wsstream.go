@@ -95,22 +95,11 @@ func dialWS(ctx context.Context, cfg wsConfig) (*wsStream, error) {
 	if cfg.now == nil {
 		cfg.now = time.Now
 	}
-	for _, d := range []*time.Duration{&cfg.dialTimeout, &cfg.writeTimeout, &cfg.finalTimeout, &cfg.quiet, &cfg.chunk} {
-		if *d <= 0 {
-			switch d {
-			case &cfg.dialTimeout:
-				*d = defaultDialTimeout
-			case &cfg.writeTimeout:
-				*d = defaultWriteTimeout
-			case &cfg.finalTimeout:
-				*d = defaultFinalTimeout
-			case &cfg.quiet:
-				*d = defaultQuiet
-			case &cfg.chunk:
-				*d = defaultChunk
-			}
-		}
-	}
+	orDefault(&cfg.dialTimeout, defaultDialTimeout)
+	orDefault(&cfg.writeTimeout, defaultWriteTimeout)
+	orDefault(&cfg.finalTimeout, defaultFinalTimeout)
+	orDefault(&cfg.quiet, defaultQuiet)
+	orDefault(&cfg.chunk, defaultChunk)
 	dctx, cancel := context.WithTimeout(ctx, cfg.dialTimeout)
 	defer cancel()
 	conn, resp, err := websocket.Dial(dctx, cfg.url, &websocket.DialOptions{HTTPClient: cfg.client, HTTPHeader: cfg.header})
@@ -368,4 +357,11 @@ func (s *wsStream) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// orDefault sets *d to def when it is not positive.
+func orDefault(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
 }
