@@ -39,6 +39,10 @@ type Attempt struct {
 	Outcome                   string
 	NextAttemptAt             time.Time
 	Variant                   string `json:",omitempty"` // A/B variant chosen at claim
+	// AnsweredAt and ResumeNode come from MarkAnswered; an answered attempt
+	// cut off by a box failure becomes a priority callback.
+	AnsweredAt time.Time `json:",omitzero"`
+	ResumeNode string    `json:",omitempty"`
 }
 
 // ClaimAttempt reserves a contact for one dial by Box. It must be committed
@@ -174,6 +178,12 @@ func applyClaimAttempt(t *tx, c *ClaimAttempt) (any, error) {
 		return nil, err
 	}
 	at := utc(c.At)
+	if b, err := loadBox(t, c.Box); err != nil {
+		return nil, err
+	} else if b != nil && (b.State != BoxActive || !b.LeaseUntil.After(at)) {
+		return fmt.Errorf("%w: box %q lease until %s (%s), claim at %s", ErrLeaseExpired, b.ID,
+			b.LeaseUntil.Format(time.RFC3339Nano), b.State, at.Format(time.RFC3339Nano)), nil
+	}
 	switch {
 	case dnc || ct.State == ContactDNC:
 		return fmt.Errorf("%w: contact %q (%s)", ErrDNC, ct.ID, maskPhone(ct.Phone)), nil
@@ -335,6 +345,14 @@ func applyMarkInterrupted(t *tx, c *MarkInterrupted) (any, error) {
 			if err := t.del(k); err != nil {
 				return nil, err
 			}
+			continue
+		}
+		if !a.AnsweredAt.IsZero() {
+			// answered then cut off: a priority callback, like a lease loss
+			if err := interruptAttempt(t, a, utc(c.At), 0); err != nil {
+				return nil, err
+			}
+			n++
 			continue
 		}
 		a.State = AttemptInterrupted

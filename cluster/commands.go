@@ -24,6 +24,10 @@ const (
 	TypeClaimAttempt     CommandType = 10
 	TypeFinishAttempt    CommandType = 11
 	TypeMarkInterrupted  CommandType = 12
+	TypeRenewLease       CommandType = 13
+	TypeExpireLeases     CommandType = 14
+	TypeRemoveBox        CommandType = 15
+	TypeMarkAnswered     CommandType = 16
 )
 
 // MaxCommandSize bounds one encoded command (one raft entry).
@@ -63,6 +67,14 @@ func (t CommandType) String() string {
 		return "FinishAttempt"
 	case TypeMarkInterrupted:
 		return "MarkInterrupted"
+	case TypeRenewLease:
+		return "RenewLease"
+	case TypeExpireLeases:
+		return "ExpireLeases"
+	case TypeRemoveBox:
+		return "RemoveBox"
+	case TypeMarkAnswered:
+		return "MarkAnswered"
 	}
 	return fmt.Sprintf("CommandType(%d)", byte(t))
 }
@@ -115,6 +127,14 @@ func newCommand(t CommandType) Command {
 		return &FinishAttempt{}
 	case TypeMarkInterrupted:
 		return &MarkInterrupted{}
+	case TypeRenewLease:
+		return &RenewLease{}
+	case TypeExpireLeases:
+		return &ExpireLeases{}
+	case TypeRemoveBox:
+		return &RemoveBox{}
+	case TypeMarkAnswered:
+		return &MarkAnswered{}
 	}
 	return nil
 }

@@ -32,6 +32,11 @@ type Contact struct {
 	Token           uint64 // fencing token of the latest claim; only increases
 	LastAttemptID   string
 	ImportID        string
+	// Set when an answered call was cut off by a box failure: the callback
+	// should resume the flow at ResumeNode (empty: the start) and be made
+	// by CallbackBy.
+	ResumeNode string    `json:",omitempty"`
+	CallbackBy time.Time `json:",omitzero"`
 }
 
 // Limits for imports.

@@ -48,6 +48,12 @@ var (
 	ErrMaxAttempts = errors.New("cluster: max attempts reached")
 	// ErrStaleToken means a fencing token is not above the contact's current token.
 	ErrStaleToken = errors.New("cluster: stale fencing token")
+	// ErrLeaseExpired means the box's lease in the registry is not valid
+	// at the command's time: it may not claim work.
+	ErrLeaseExpired = errors.New("cluster: box lease expired")
+	// ErrFenced means this box may not dial now: it holds no valid local
+	// lease, is cut off from the leader, or the attempt is not its own.
+	ErrFenced = errors.New("cluster: box fenced")
 	// ErrAttemptNotOpen means an attempt was already finished or interrupted.
 	ErrAttemptNotOpen = errors.New("cluster: attempt not open")
 	// ErrImportConflict means staged import chunks are inconsistent or clash

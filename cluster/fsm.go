@@ -366,6 +366,14 @@ func (f *FSM) dispatch(t *tx, cmd Command) (any, error) {
 		return applyFinishAttempt(t, cmd.(*FinishAttempt))
 	case TypeMarkInterrupted:
 		return applyMarkInterrupted(t, cmd.(*MarkInterrupted))
+	case TypeRenewLease:
+		return applyRenewLease(t, cmd.(*RenewLease))
+	case TypeExpireLeases:
+		return applyExpireLeases(t, cmd.(*ExpireLeases))
+	case TypeRemoveBox:
+		return applyRemoveBox(t, cmd.(*RemoveBox))
+	case TypeMarkAnswered:
+		return applyMarkAnswered(t, cmd.(*MarkAnswered))
 	}
 	return fmt.Errorf("%w: type byte %d", ErrUnknownCommand, byte(cmd.Type())), nil
 }

@@ -28,6 +28,7 @@ import (
 //	d<gen>a/<id>              Attempt
 //	d<gen>ac/<camp>\0<t8><id> attempts by campaign and claim time
 //	d<gen>ab/<box>\0<id>      open (claimed) attempts by box
+//	d<gen>b/<box>             Box (registry entry with lease)
 //	d<gen>i/<import>          staged import header
 //	d<gen>ic/<import>\0<seq4> staged import chunk
 //	d<gen>id/<import>         committed import marker

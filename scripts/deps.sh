@@ -3,7 +3,7 @@
 # apt-get can fail once transiently, so each step is retried once.
 set -euo pipefail
 
-PKGS=(sip-tester espeak-ng pocketsphinx pocketsphinx-en-us portaudio19-dev pkg-config sox libasound2-plugins alsa-utils chromium systemd)
+PKGS=(sip-tester espeak-ng pocketsphinx pocketsphinx-en-us portaudio19-dev pkg-config sox chromium systemd)
 
 missing=()
 for p in "${PKGS[@]}"; do

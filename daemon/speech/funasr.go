@@ -33,6 +33,8 @@ import (
 // (the Python server's is_final does not mark the end). FunASR reports no
 // confidence (0).
 //
+// ListenOptions.Lang is not sent: the server's models fix the language.
+//
 // Audio is upsampled to 16 kHz by default: the FunASR models are 16 kHz and
 // not every server resamples.
 type FunASR struct {

@@ -47,6 +47,7 @@ func TestEspeakSynthesizes(t *testing.T) {
 		{"hello world", VoiceFor("en")},
 		{"ni3 hao3", VoiceFor("zh-CN")},
 		{"ni3 hao3", Voice{Name: "cmn"}},
+		{"你好，这里是银行。", VoiceFor("zh")},                               // Han characters work with the pinyin voice too
 		{"-v xx --help; rm -rf /", Voice{Name: "en-us", Rate: 200}}, // text is never an option
 	} {
 		pcm, err := e.Synthesize(context.Background(), tc.text, tc.v)

@@ -51,6 +51,7 @@ func newUtteranceStream(ctx context.Context, rate int, maxDur time.Duration, now
 
 func (s *utteranceStream) run() {
 	defer s.wg.Done()
+	defer s.cancel(ErrStreamClosed) // release the context
 	defer close(s.results)
 	select {
 	case <-s.flush:

@@ -23,6 +23,8 @@ import (
 //     string); the server answers with the final result and closes.
 //
 // Fields relied on: "partial", "text", "result[].conf", "alternatives[].text".
+// ListenOptions.Lang is not sent: the server's model fixes the language, so
+// run one server (URL) per language.
 // A reply to the eof message (counted, since replies are one per message)
 // ends the stream. Confidence is the mean word "conf" when words are
 // reported.

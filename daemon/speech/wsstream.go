@@ -136,6 +136,7 @@ func dialWS(ctx context.Context, cfg wsConfig) (*wsStream, error) {
 // ends, then closes Results and the connection.
 func (s *wsStream) read() {
 	defer s.wg.Done()
+	defer s.cancel(ErrStreamClosed) // release the context; later Writes fail
 	defer s.conn.CloseNow()
 	defer close(s.results)
 	defer s.stopTimers()
