@@ -25,6 +25,13 @@ type Config struct {
 	// TLS, or raft.InmemTransport in tests). The caller closes it.
 	Transport raft.Transport
 
+	// TLS, if set (and Transport is not), makes the node listen on BindAddr
+	// with a mutual-TLS stream layer (TLSLayer) that carries raft, write
+	// forwarding and joins; Apply on a follower is then forwarded to the
+	// leader. Advertise is the address other boxes dial (BindAddr if empty).
+	TLS       *TLSMaterial
+	Advertise string
+
 	// Bootstrap makes this node a one-member cluster if Dir holds no raft
 	// state yet. Existing state is never re-bootstrapped.
 	Bootstrap bool
@@ -62,6 +69,9 @@ type Node struct {
 	logs  *LogStore
 	trans raft.Transport
 	ownTr *raft.NetworkTransport // default transport, closed by Close
+	layer *TLSLayer              // with Config.TLS; closed with ownTr
+	pool  fwdPool                // idle forward streams to the leader
+	joins joinTokens             // one-time join tokens issued here
 
 	stop chan struct{}
 	wg   sync.WaitGroup // background loop and Apply waiters
@@ -106,6 +116,12 @@ func Open(cfg Config) (*Node, error) {
 	ok := false
 	defer func() {
 		if !ok {
+			if n.ownTr != nil {
+				n.ownTr.Close()
+			}
+			if n.layer != nil {
+				n.layer.Close()
+			}
 			n.closeStores()
 		}
 	}()
@@ -126,6 +142,17 @@ func Open(cfg Config) (*Node, error) {
 	}
 
 	n.trans = cfg.Transport
+	if n.trans == nil && cfg.TLS != nil {
+		layer, err := ListenTLS(cfg.BindAddr, cfg.Advertise, cfg.TLS, lg.With("component", "cluster-tls"))
+		if err != nil {
+			return nil, err
+		}
+		tr := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: layer, MaxPool: 3, Timeout: 10 * time.Second, Logger: newHclog(lg, "transport"),
+		})
+		n.layer, n.ownTr, n.trans = layer, tr, tr
+		layer.setHandlers(n.handleForward, n.handleJoin)
+	}
 	if n.trans == nil {
 		if _, err := net.ResolveTCPAddr("tcp", cfg.BindAddr); err != nil {
 			return nil, fmt.Errorf("%w: Config.BindAddr %q: %v", ErrInvalidCommand, cfg.BindAddr, err)
@@ -268,10 +295,14 @@ func (n *Node) Close() error {
 		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 	}
 	n.wg.Wait()
+	n.pool.closeAll()
 	if n.ownTr != nil {
 		if err := n.ownTr.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("transport: %w", err))
 		}
+	}
+	if n.layer != nil {
+		_ = n.layer.Close() // NetworkTransport closed it already; waits for its goroutines
 	}
 	errs = append(errs, n.closeStores())
 	n.cerr = errors.Join(errs...)
@@ -360,16 +391,27 @@ func (n *Node) Apply(ctx context.Context, cmd Command) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if n.layer != nil && !n.IsLeader() {
+		return n.forwardApply(ctx, cmd, data)
+	}
+	resp, _, err := n.applyLocal(ctx, cmd, data)
+	return resp, err
+}
+
+// applyLocal commits data through this node's raft (it must lead) and
+// returns the FSM response and the entry's index.
+func (n *Node) applyLocal(ctx context.Context, cmd Command, data []byte) (any, uint64, error) {
 	timeout := defaultApplyTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		if timeout = time.Until(dl); timeout <= 0 {
-			return nil, context.DeadlineExceeded
+			return nil, 0, context.DeadlineExceeded
 		}
 	}
+	var err error
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
-		return nil, ErrClosed
+		return nil, 0, ErrClosed
 	}
 	n.wg.Add(1) // the waiter below; Close waits for it after raft shutdown
 	n.mu.Unlock()
@@ -382,23 +424,23 @@ func (n *Node) Apply(ctx context.Context, cmd Command) (any, error) {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %s: %w", ErrOutcomeUnknown, cmd.Type(), ctx.Err())
+		return nil, 0, fmt.Errorf("%w: %s: %w", ErrOutcomeUnknown, cmd.Type(), ctx.Err())
 	}
 	if err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost):
 			id, addr := n.Leader()
-			return nil, fmt.Errorf("%w (leader %q at %q): %w", ErrNotLeader, id, addr, err)
+			return nil, 0, fmt.Errorf("%w (leader %q at %q): %w", ErrNotLeader, id, addr, err)
 		case errors.Is(err, raft.ErrRaftShutdown):
-			return nil, fmt.Errorf("%w: %w", ErrClosed, err)
+			return nil, 0, fmt.Errorf("%w: %w", ErrClosed, err)
 		}
-		return nil, fmt.Errorf("cluster: apply %s: %w", cmd.Type(), err)
+		return nil, 0, fmt.Errorf("cluster: apply %s: %w", cmd.Type(), err)
 	}
 	resp := f.Response()
 	if e, ok := resp.(error); ok {
-		return nil, e
+		return nil, f.Index(), e
 	}
-	return resp, nil
+	return resp, f.Index(), nil
 }
 
 // Barrier waits until every entry committed before it is applied locally

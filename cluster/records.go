@@ -46,7 +46,45 @@ type CallRecord struct {
 	AMDBeep       bool   `json:",omitempty"`
 	Outcome       string `json:",omitempty"`
 	Intent        string `json:",omitempty"`
+
+	// Flow is the dialogue flow the call ran ("" for a single prompt);
+	// Dialogue and Transcript are what it produced in full (Outcome and
+	// Intent above repeat its disposition and intent level). Records
+	// written before these fields existed decode with them empty.
+	Flow       string           `json:",omitempty"`
+	Dialogue   *FlowOutcome     `json:",omitempty"`
+	Transcript []TranscriptTurn `json:",omitempty"`
 }
+
+// FlowOutcome is what a call's dialogue decided.
+type FlowOutcome struct {
+	Disposition   string // converted, refused, callback_requested, transferred, opt_out…
+	IntentLevel   string
+	Tags          map[string]string `json:",omitempty"`
+	Slots         map[string]string `json:",omitempty"`
+	OptOut        bool              `json:",omitempty"`
+	Transferred   bool              `json:",omitempty"`
+	EmotionScores []float64         `json:",omitempty"`
+	FailedTurns   int               `json:",omitempty"`
+	ResumeNode    string            `json:",omitempty"` // where a cut-off call stopped
+}
+
+// TranscriptTurn is one entry of a call's transcript.
+type TranscriptTurn struct {
+	Who        string // bot, caller or system
+	Node       string
+	Text       string  `json:",omitempty"`
+	Digits     string  `json:",omitempty"`
+	Intent     string  `json:",omitempty"`
+	Confidence float64 `json:",omitempty"`
+	Emotion    float64 `json:",omitempty"`
+	BargedIn   bool    `json:",omitempty"`
+	NoInput    bool    `json:",omitempty"`
+	Start, End time.Time
+}
+
+// MaxTranscriptTurns bounds a call record's transcript.
+const MaxTranscriptTurns = 2000
 
 // PutCallRecord creates or replaces the call record with Record.ID.
 type PutCallRecord struct{ Record CallRecord }
@@ -110,7 +148,69 @@ func (c PutCallRecord) Validate() error {
 			return err
 		}
 	}
-	return checkMap("Record.Tags", r.Tags)
+	if err := checkMap("Record.Tags", r.Tags); err != nil {
+		return err
+	}
+	return checkDialogue(r)
+}
+
+// checkDialogue validates the flow fields of a record.
+func checkDialogue(r *CallRecord) error {
+	if err := checkText("Record.Flow", r.Flow); err != nil {
+		return err
+	}
+	if o := r.Dialogue; o != nil {
+		for _, f := range []struct{ name, v string }{{"Record.Dialogue.Disposition", o.Disposition},
+			{"Record.Dialogue.IntentLevel", o.IntentLevel}, {"Record.Dialogue.ResumeNode", o.ResumeNode}} {
+			if err := checkText(f.name, f.v); err != nil {
+				return err
+			}
+		}
+		if err := checkMap("Record.Dialogue.Tags", o.Tags); err != nil {
+			return err
+		}
+		if err := checkMap("Record.Dialogue.Slots", o.Slots); err != nil {
+			return err
+		}
+		if len(o.EmotionScores) > MaxTranscriptTurns {
+			return invalid("Record.Dialogue.EmotionScores has %d entries, limit %d", len(o.EmotionScores), MaxTranscriptTurns)
+		}
+		for i, v := range o.EmotionScores {
+			if err := checkFinite(fmt.Sprintf("Record.Dialogue.EmotionScores[%d]", i), v); err != nil {
+				return err
+			}
+		}
+		if o.FailedTurns < 0 {
+			return invalid("Record.Dialogue.FailedTurns %d is negative", o.FailedTurns)
+		}
+	}
+	if len(r.Transcript) > MaxTranscriptTurns {
+		return invalid("Record.Transcript has %d turns, limit %d", len(r.Transcript), MaxTranscriptTurns)
+	}
+	for i, t := range r.Transcript {
+		name := fmt.Sprintf("Record.Transcript[%d]", i)
+		for _, f := range []struct{ name, v string }{{".Who", t.Who}, {".Node", t.Node}, {".Text", t.Text},
+			{".Digits", t.Digits}, {".Intent", t.Intent}} {
+			if err := checkText(name+f.name, f.v); err != nil {
+				return err
+			}
+		}
+		for _, f := range []struct {
+			name string
+			v    float64
+		}{{".Confidence", t.Confidence}, {".Emotion", t.Emotion}} {
+			if err := checkFinite(name+f.name, f.v); err != nil {
+				return err
+			}
+		}
+		if err := checkTime(name+".Start", t.Start); err != nil {
+			return err
+		}
+		if err := checkTime(name+".End", t.End); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func recordKey(id string) []byte { return key("r/", id) }
@@ -126,6 +226,12 @@ func normaliseRecord(r *CallRecord) {
 	r.AnswerAt, r.EndAt = utc(r.AnswerAt), utc(r.EndAt)
 	if len(r.Tags) == 0 {
 		r.Tags = nil
+	}
+	if len(r.Transcript) == 0 {
+		r.Transcript = nil
+	}
+	for i := range r.Transcript {
+		r.Transcript[i].Start, r.Transcript[i].End = utc(r.Transcript[i].Start), utc(r.Transcript[i].End)
 	}
 }
 

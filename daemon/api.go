@@ -1,18 +1,17 @@
 package daemon
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"callbox/cluster"
 	"callbox/daemon/apiv1"
+	"callbox/daemon/auth"
 	"callbox/daemon/config"
 	"callbox/daemon/sipua"
 	"callbox/media"
@@ -26,6 +25,7 @@ type apiServer struct {
 	ua    *sipua.UA
 	clock *media.Clock
 	log   *slog.Logger
+	sec   *security // auth, audit, recording keys, metrics
 }
 
 func (a *apiServer) routes() http.Handler {
@@ -34,24 +34,27 @@ func (a *apiServer) routes() http.Handler {
 	mux.HandleFunc("POST /v1/calls", a.auth(a.handlePlaceCall))
 	mux.HandleFunc("GET /v1/calls", a.auth(a.handleListCalls))
 	mux.HandleFunc("GET /v1/calls/{id}", a.auth(a.handleGetCall))
+	mux.HandleFunc("POST /v1/calls/{id}/console", a.auth(a.handleConsole))
 	mux.HandleFunc("GET /v1/trunks", a.auth(a.handleTrunks))
+	a.campaignRoutes(mux)
+	a.securityRoutes(mux)
 	mux.HandleFunc("GET /v1/stats/media", a.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.calls.mediaStats())
 	}))
 	return mux
 }
 
-// auth enforces the optional bearer token.
+// auth guards a route with the default permissions: read for GET and
+// HEAD, operate for every other method (see daemon/auth for the matrix).
+// Routes that need another permission use allow.
 func (a *apiServer) auth(h http.HandlerFunc) http.HandlerFunc {
+	read, write := a.allow(auth.PermRead, h), a.allow(auth.PermOperate, h)
 	return func(w http.ResponseWriter, r *http.Request) {
-		if a.cfg.API.Token != "" {
-			got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.API.Token)) != 1 {
-				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
-				return
-			}
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			read(w, r)
+			return
 		}
-		h(w, r)
+		write(w, r)
 	}
 }
 
@@ -88,6 +91,7 @@ func (a *apiServer) handlePlaceCall(w http.ResponseWriter, r *http.Request) {
 	req := CallRequest{
 		Number: body.Number, Trunk: body.Trunk, CallerID: body.CallerID,
 		Say: body.Say, Voice: body.Voice, WaitDTMF: body.WaitDTMF,
+		Flow: body.Flow, Profile: body.Profile,
 	}
 	req.DTMFTimeout = time.Duration(body.DTMFTimeoutSec * float64(time.Second))
 	req.RingTimeout = time.Duration(body.RingTimeoutSec * float64(time.Second))
@@ -109,7 +113,7 @@ func (a *apiServer) handlePlaceCall(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return // the call goes on; the client can poll GET /v1/calls/{id}
 		}
-		a.writeRecord(w, id, http.StatusOK)
+		a.writeRecord(w, r, id, http.StatusOK)
 		return
 	}
 	w.Header().Set("Location", "/v1/calls/"+id)
@@ -117,10 +121,10 @@ func (a *apiServer) handlePlaceCall(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *apiServer) handleGetCall(w http.ResponseWriter, r *http.Request) {
-	a.writeRecord(w, r.PathValue("id"), http.StatusOK)
+	a.writeRecord(w, r, r.PathValue("id"), http.StatusOK)
 }
 
-func (a *apiServer) writeRecord(w http.ResponseWriter, id string, status int) {
+func (a *apiServer) writeRecord(w http.ResponseWriter, r *http.Request, id string, status int) {
 	rec, ok, err := a.node.CallRecord(id)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
@@ -130,7 +134,9 @@ func (a *apiServer) writeRecord(w http.ResponseWriter, id string, status int) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no call %q", id))
 		return
 	}
-	writeJSON(w, status, recordView(rec))
+	out := []apiv1.CallRecord{recordView(rec)}
+	a.view(r, out) // the caller's role: masking, redaction, audited transcripts
+	writeJSON(w, status, out[0])
 }
 
 func (a *apiServer) handleListCalls(w http.ResponseWriter, r *http.Request) {
@@ -163,6 +169,7 @@ func (a *apiServer) handleListCalls(w http.ResponseWriter, r *http.Request) {
 	for _, rec := range recs {
 		out = append(out, recordView(rec))
 	}
+	a.view(r, out)
 	writeJSON(w, http.StatusOK, out)
 }
 

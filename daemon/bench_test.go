@@ -33,6 +33,9 @@ func BenchmarkConcurrentCalls(b *testing.B) {
 
 func runLoad(b *testing.B, n, secs int) {
 	requireEspeak(b)
+	// Before SIPp binds: its single echo socket takes the default buffer.
+	defer raiseUDPBuffers(b)()
+	rcvErrs0 := udpRcvbufErrors()
 	far := startSIPp(b, "uas-bench.xml", "-rtp_echo", "-m", strconv.Itoa(n), "-l", strconv.Itoa(n+10),
 		"-timeout", strconv.Itoa(secs+180)+"s", "-max_socket", "4096")
 	far.waitFor = time.Duration(secs+200) * time.Second
@@ -113,9 +116,11 @@ func runLoad(b *testing.B, n, secs int) {
 	b.ReportMetric(ms.SendIntervalP99Ms, "dev_p99_ms")
 	b.ReportMetric(ms.SendIntervalMaxMs, "dev_max_ms")
 	b.ReportMetric(100*ms.LossFraction, "loss_%")
-	b.Logf("%d calls x %ds: ok %d failed %d, wall %v, cpu %.1fs, rss base %d KiB peak %d KiB, send deviation p50 %.2fms p99 %.2fms max %.2fms over %d intervals, loss %d/%d, clock skipped %d max late %.2fms",
+	rcvErrs := udpRcvbufErrors() - rcvErrs0
+	b.ReportMetric(float64(rcvErrs), "udp_rcvbuf_errors")
+	b.Logf("%d calls x %ds: ok %d failed %d, wall %v, cpu %.1fs, rss base %d KiB peak %d KiB, send deviation p50 %.2fms p99 %.2fms max %.2fms over %d intervals, loss %d/%d (%.3f%%), UDP RcvbufErrors +%d (whole host), clock skipped %d max late %.2fms",
 		n, secs, answered.Load(), failed.Load(), elapsed.Round(time.Second), cpu, rssBase, peakRSS.Load(),
-		ms.SendIntervalP50Ms, ms.SendIntervalP99Ms, ms.SendIntervalMaxMs, ms.SendIntervals, ms.PacketsLost, ms.PacketsExpected, ms.ClockSkipped, ms.ClockMaxLateMs)
+		ms.SendIntervalP50Ms, ms.SendIntervalP99Ms, ms.SendIntervalMaxMs, ms.SendIntervals, ms.PacketsLost, ms.PacketsExpected, 100*ms.LossFraction, rcvErrs, ms.ClockSkipped, ms.ClockMaxLateMs)
 }
 
 func envInt(key string, def int) int {
@@ -126,6 +131,76 @@ func envInt(key string, def int) int {
 }
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+
+// benchUDPBuffer is the socket receive buffer default the benchmark asks
+// for: SIPp echoes every call's RTP through one socket, which overflows
+// the stock 208 KiB at a few hundred calls.
+const benchUDPBuffer = 8 << 20
+
+// raiseUDPBuffers raises net.core.rmem_default and rmem_max to
+// benchUDPBuffer for the run when it may (root) and returns the function
+// restoring the old values. What it did, or why not, goes to the log.
+func raiseUDPBuffers(b *testing.B) (restore func()) {
+	var undo []func()
+	for _, key := range []string{"rmem_max", "rmem_default"} {
+		path := "/proc/sys/net/core/" + key
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			b.Logf("net.core.%s: cannot read: %v", key, err)
+			continue
+		}
+		old, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+		if err != nil || old >= benchUDPBuffer {
+			continue
+		}
+		if err := os.WriteFile(path, []byte(strconv.Itoa(benchUDPBuffer)), 0o644); err != nil {
+			b.Logf("net.core.%s stays %d (cannot raise it: %v); SIPp's echo socket may overflow", key, old, err)
+			continue
+		}
+		b.Logf("raised net.core.%s from %d to %d for the run", key, old, benchUDPBuffer)
+		undo = append(undo, func() {
+			if err := os.WriteFile(path, raw, 0o644); err != nil {
+				b.Logf("net.core.%s: could not restore %d: %v", key, old, err)
+				return
+			}
+			b.Logf("restored net.core.%s to %d", key, old)
+		})
+	}
+	return func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+}
+
+// udpRcvbufErrors is the host's Udp RcvbufErrors counter from
+// /proc/net/snmp (datagrams dropped because a socket buffer was full), 0
+// when unreadable.
+func udpRcvbufErrors() int64 {
+	raw, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0
+	}
+	var names []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = fields
+			continue
+		}
+		for i, n := range names {
+			if n == "RcvbufErrors" && i < len(fields) {
+				v, _ := strconv.ParseInt(fields[i], 10, 64)
+				return v
+			}
+		}
+		return 0
+	}
+	return 0
+}
 
 // rssKiB is this process's resident set size.
 func rssKiB() int64 {

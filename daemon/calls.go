@@ -17,6 +17,7 @@ import (
 	"callbox/cluster"
 	"callbox/daemon/apiv1"
 	"callbox/daemon/config"
+	"callbox/daemon/flow"
 	"callbox/daemon/sipua"
 	"callbox/daemon/speech"
 	"callbox/media"
@@ -42,6 +43,23 @@ type CallRequest struct {
 	WaitDTMF    int    // digits to collect after the prompt ('#' ends early)
 	DTMFTimeout time.Duration
 	RingTimeout time.Duration
+
+	// Campaign calls (the dialler sets these): the IDs go into the call
+	// record and AttemptID becomes the call ID, so after a crash the
+	// attempt's record is found by the attempt's ID.
+	CampaignID, ContactID, AttemptID, Variant string
+	// AMD, when set, runs answering-machine detection after answer (see
+	// dialler.go).
+	AMD *AMDSettings
+	// OnAnswer, when set, is called once a live answer is known; a
+	// non-empty result replaces Say (the safe-harbour message).
+	OnAnswer func() string
+
+	// Flow, when set, runs that dialogue flow after answer instead of Say
+	// (see flowcall.go); Profile holds the contact's fields.
+	Flow    string
+	Profile map[string]string
+	flow    *flow.Flow // loaded by validate
 }
 
 // callState is the daemon's side of one live call. It is created before the
@@ -54,6 +72,7 @@ type callState struct {
 	rec       *media.Recorder      // owned by the call goroutine; nil when recording is off
 	recPath   string
 	session   *media.Session // set by the media factory
+	tap       *callTap       // headset tee and barge gate (console.go); nil without a headset; set under mu
 	cancel    context.CancelFunc
 }
 
@@ -64,9 +83,14 @@ type callManager struct {
 	node  *cluster.Node
 	ua    *sipua.UA
 	tts   speech.Synthesizer
+	asr   speech.Recognizer // flows' ASR hook
 	clock *media.Clock
 	ports *media.PortRange
 	now   func() time.Time
+
+	live    liveConfig      // reloadable configuration; read it through limits() (reload.go)
+	console *consoleManager // the supervisor's headset (console.go)
+	sec     *security       // recording encryption and metrics (security.go); nil: plaintext WAV, no metrics
 
 	mu       sync.Mutex
 	active   map[string]*callState // guarded by mu
@@ -76,6 +100,9 @@ type callManager struct {
 	wg       sync.WaitGroup
 	stopCtx  context.Context // cancelled on hard stop: every call hangs up now
 	stopCall context.CancelFunc
+
+	warm  flowWarmer // flows whose static prompts were rendered
+	turns turnStats  // dialogue turn timings
 }
 
 func newCallManager(cfg *config.Config, log *slog.Logger, node *cluster.Node, tts speech.Synthesizer, clock *media.Clock, ports *media.PortRange) *callManager {
@@ -115,14 +142,18 @@ func (m *callManager) validate(req *CallRequest) error {
 	}
 	req.Number = n
 	if req.Trunk == "" {
-		if len(m.cfg.Trunks) == 0 {
+		if len(m.limits().Trunks) == 0 {
 			return bad("no trunk is configured")
 		}
-		req.Trunk = m.cfg.Trunks[0].Name
-	} else if _, ok := m.cfg.Trunk(req.Trunk); !ok {
+		req.Trunk = m.limits().Trunks[0].Name
+	} else if _, ok := m.limits().Trunk(req.Trunk); !ok {
 		return bad("unknown trunk %q", req.Trunk)
 	}
-	if strings.TrimSpace(req.Say) == "" {
+	if req.Flow != "" {
+		if err := m.loadFlow(req); err != nil {
+			return err
+		}
+	} else if strings.TrimSpace(req.Say) == "" {
 		return bad("say (the text to speak) is required")
 	}
 	if len(req.Say) > 4000 {
@@ -132,13 +163,13 @@ func (m *callManager) validate(req *CallRequest) error {
 		return bad("wait_dtmf must be 0-64, got %d", req.WaitDTMF)
 	}
 	if req.Voice == "" {
-		req.Voice = m.cfg.TTS.Voice
+		req.Voice = m.limits().TTS.Voice
 	}
 	if req.DTMFTimeout <= 0 {
-		req.DTMFTimeout = m.cfg.Calls.DTMFTimeout
+		req.DTMFTimeout = m.limits().Calls.DTMFTimeout
 	}
 	if req.RingTimeout <= 0 {
-		req.RingTimeout = m.cfg.Calls.RingTimeout
+		req.RingTimeout = m.limits().Calls.RingTimeout
 	}
 	return nil
 }
@@ -152,12 +183,15 @@ func (m *callManager) PlaceCall(ctx context.Context, req CallRequest) (string, <
 	}
 	now := m.now()
 	st := &callState{id: newCallID(now), direction: "outbound", dtmf: make(chan media.DTMFEvent, 64)}
+	if req.AttemptID != "" {
+		st.id = req.AttemptID
+	}
 	m.mu.Lock()
 	switch {
 	case m.draining:
 		m.mu.Unlock()
 		return "", nil, ErrDraining
-	case len(m.active) >= m.cfg.Calls.MaxActive:
+	case len(m.active) >= m.limits().Calls.MaxActive:
 		m.mu.Unlock()
 		return "", nil, ErrBusy
 	}
@@ -167,13 +201,14 @@ func (m *callManager) PlaceCall(ctx context.Context, req CallRequest) (string, <
 	rec := cluster.CallRecord{
 		ID: st.id, Box: m.cfg.Box.ID, Trunk: req.Trunk, Number: req.Number,
 		Direction: "outbound", CallerID: req.CallerID, InviteAt: now, Prompt: req.Say,
+		CampaignID: req.CampaignID, ContactID: req.ContactID, AttemptID: req.AttemptID, Variant: req.Variant,
 	}
 	if err := m.commit(ctx, rec); err != nil {
 		m.forget(st.id)
 		return "", nil, fmt.Errorf("commit call record: %w", err)
 	}
 
-	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.Calls.MaxDuration)
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.limits().Calls.MaxDuration)
 	st.cancel = cancel
 	stop := context.AfterFunc(m.stopCtx, cancel)
 	done := make(chan struct{})
@@ -204,7 +239,9 @@ func (m *callManager) state(id string) *callState {
 func (m *callManager) commit(ctx context.Context, rec cluster.CallRecord) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	start := time.Now()
 	_, err := m.node.Apply(ctx, cluster.PutCallRecord{Record: rec})
+	m.observeCommit(rec, time.Since(start), err) // metrics (metrics_hooks.go)
 	return err
 }
 
@@ -219,7 +256,7 @@ func (m *callManager) runOutbound(ctx context.Context, st *callState, req CallRe
 	}()
 
 	// Synthesise before dialling so an answered callee never hears dead air.
-	pcm, err := m.tts.Synthesize(ctx, req.Say, speech.Voice{Name: req.Voice, Rate: m.cfg.TTS.Rate})
+	pcm, err := m.synthPrompt(ctx, req)
 	if err != nil {
 		rec.Disposition, rec.Error, rec.EndAt = string(sipua.Failed), "tts: "+err.Error(), m.now()
 		log.Error("prompt synthesis failed; call not dialled", "err", err)
@@ -247,6 +284,18 @@ func (m *callManager) runOutbound(ctx context.Context, st *callState, req CallRe
 	}
 	rec.Disposition, rec.SIPCode = string(sipua.Answered), 200
 	log.Info("call answered")
+	if req.CampaignID != "" {
+		var stop bool
+		if pcm, stop = m.campaignAnswered(ctx, call, st, req, &rec, pcm); stop {
+			m.finishCall(ctx, call, &rec)
+			return
+		}
+	}
+	if req.flow != nil {
+		m.runFlow(ctx, call, st, req, &rec)
+		m.finishCall(ctx, call, &rec)
+		return
+	}
 	digits := m.converse(ctx, call, st, media.NewPCMSource(pcm), req.WaitDTMF, req.DTMFTimeout)
 	rec.DTMF = digits
 	m.finishCall(ctx, call, &rec)
@@ -255,7 +304,7 @@ func (m *callManager) runOutbound(ctx context.Context, st *callState, req CallRe
 // converse plays the prompt and collects up to want digits ('#' ends early)
 // until the timeout after the prompt, or the callee hangs up.
 func (m *callManager) converse(ctx context.Context, call *sipua.Call, st *callState, prompt media.FrameSource, want int, timeout time.Duration) string {
-	played := call.Media().Play(prompt)
+	played := call.Media().Play(st.outbound(prompt))
 	var digits strings.Builder
 	var timer <-chan time.Time
 	for {
@@ -386,12 +435,12 @@ func (m *callManager) newMedia(info sipua.CallInfo) (*media.Session, error) {
 		}
 	})
 	if m.cfg.Media.Record {
-		path := filepath.Join(m.cfg.Box.DataDir, "recordings", m.now().UTC().Format("2006/01/02"), info.ID+".wav")
+		path := filepath.Join(m.cfg.Box.DataDir, "recordings", m.now().UTC().Format("2006/01/02"), info.ID+m.recordingExt())
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("recording directory: %w", err)
 		}
-		r, err := media.CreateRecorder(path)
+		r, err := media.CreateRecorderWith(path, m.recorderOptions()) // encrypted .cbrec (security.go)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("recording: %w", err)
@@ -399,6 +448,7 @@ func (m *callManager) newMedia(info sipua.CallInfo) (*media.Session, error) {
 		s.SetRecorder(r)
 		st.rec, st.recPath = r, path
 	}
+	m.tapMedia(st, s)
 	st.session = s
 	return s, nil
 }
@@ -412,19 +462,19 @@ func (m *callManager) onInbound(call *sipua.Call, prompt []int16) {
 		_ = call.Hangup(context.Background())
 		return
 	}
-	ctx, cancel := context.WithTimeout(m.stopCtx, m.cfg.Calls.MaxDuration)
+	ctx, cancel := context.WithTimeout(m.stopCtx, m.limits().Calls.MaxDuration)
 	defer cancel()
 	defer m.forget(st.id)
 	rec := cluster.CallRecord{
 		ID: info.ID, Box: m.cfg.Box.ID, Trunk: info.Trunk, Number: info.Number, CallerID: info.CallerID,
 		Direction: "inbound", InviteAt: info.InviteAt, Disposition: string(sipua.Answered), SIPCode: 200,
-		Prompt: m.cfg.Inbound.Prompt,
+		Prompt: m.limits().Inbound.Prompt,
 	}
 	m.log.Info("inbound call answered", "call", info.ID, "from", sipua.MaskNumber(info.Number), "trunk", info.Trunk)
 	if err := m.commit(ctx, rec); err != nil {
 		m.log.Error("inbound call record not committed", "call", info.ID, "err", err)
 	}
-	rec.DTMF = m.converse(ctx, call, st, media.NewPCMSource(prompt), m.cfg.Inbound.MaxDigits, m.cfg.Inbound.DTMFTimeout)
+	rec.DTMF = m.converse(ctx, call, st, media.NewPCMSource(prompt), m.limits().Inbound.MaxDigits, m.limits().Inbound.DTMFTimeout)
 	m.finishCall(ctx, call, &rec)
 	m.closeMedia(st, &rec)
 	if err := m.commit(ctx, rec); err != nil {

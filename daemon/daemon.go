@@ -2,17 +2,19 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"callbox/cluster"
 	"callbox/daemon/config"
 	"callbox/daemon/sdnotify"
 	"callbox/daemon/sipua"
@@ -31,6 +33,12 @@ type Options struct {
 	// Ready, if set, is called once with the API address when the box is up
 	// (trunks started, Raft leader known, API listening).
 	Ready func(apiAddr string)
+	// Reload, on each receive, re-reads the configuration file (SIGHUP);
+	// see reload.go for what applies live and what needs a restart.
+	Reload <-chan struct{}
+	// Reloaded, if set, is called after each reload attempt with its
+	// result (nil: applied; else wraps ErrReloadRefused).
+	Reloaded func(error)
 }
 
 // Run runs the box until ctx is cancelled or opts.Drain is closed. It
@@ -50,10 +58,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	if nodeID == "" {
 		nodeID = cfg.Box.ID
 	}
-	node, err := cluster.Open(cluster.Config{
-		Dir: filepath.Join(cfg.Box.DataDir, "cluster"), NodeID: nodeID,
-		BindAddr: cfg.Cluster.Bind, Bootstrap: cfg.Cluster.Bootstrap, Logger: log.With("component", "raft"),
-	})
+	node, err := openClusterNode(ctx, cfg, log)
 	if err != nil {
 		return fmt.Errorf("open cluster state: %w", err)
 	}
@@ -79,27 +84,42 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return fmt.Errorf("media.rtp_port_min: %w", err)
 	}
 
+	// Users, audit log, recording keys, HTTPS certificate, metrics.
+	sec, err := openSecurity(cfg, log.With("component", "security"))
+	if err != nil {
+		return err
+	}
+	defer sec.Close()
+	sec.metrics.WatchRaft(func() string { return node.Raft().State().String() })
+
 	tts, err := newSynthesizer(cfg)
 	if err != nil {
 		return err
 	}
+	if sec.metrics != nil {
+		tts = timedSynth{Synthesizer: tts, m: sec.metrics, engine: cfg.TTS.Engine}
+	}
 	calls := newCallManager(cfg, log.With("component", "calls"), node, tts, clock, ports)
 	defer calls.Close()
+	calls.sec = sec
+	sec.metrics.WatchActive(calls.activeCount)
+	calls.asr = newRecognizer(cfg)
 
-	// The inbound prompt is rendered once, before any caller can hear it.
-	inVoice := cfg.Inbound.Voice
-	if inVoice == "" {
-		inVoice = cfg.TTS.Voice
-	}
-	inboundPrompt, err := tts.Synthesize(ctx, cfg.Inbound.Prompt, speech.Voice{Name: inVoice, Rate: cfg.TTS.Rate})
+	// The inbound prompt is rendered before any caller can hear it (and
+	// again by a reload that changes it).
+	firstPrompt, err := tts.Synthesize(ctx, cfg.Inbound.Prompt, inboundVoice(cfg))
 	if err != nil {
 		return fmt.Errorf("inbound.prompt: synthesis failed: %w", err)
 	}
+	var inboundPrompt atomic.Pointer[[]int16]
+	inboundPrompt.Store(&firstPrompt)
+	calls.console = openConsole(cfg.Audio, log.With("component", "console"), calls)
+	defer calls.console.Close()
 
 	ua, err := sipua.New(sipConfig(cfg), sipua.Deps{
 		Logger:    log.With("component", "sip"),
 		NewMedia:  calls.newMedia,
-		OnInbound: func(c *sipua.Call) { calls.onInbound(c, inboundPrompt) },
+		OnInbound: func(c *sipua.Call) { calls.onInbound(c, *inboundPrompt.Load()) },
 	})
 	if err != nil {
 		return fmt.Errorf("sip: %w", err)
@@ -109,13 +129,20 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		return fmt.Errorf("sip: %w", err)
 	}
 	defer ua.Close()
+	defer startDialler(ctx, cfg.Box.ID, log.With("component", "dialler"), node, calls).Close()
 
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
 		return fmt.Errorf("api.listen %s: %w", cfg.API.Listen, err)
 	}
-	api := &apiServer{cfg: cfg, calls: calls, node: node, ua: ua, clock: clock, log: log.With("component", "api")}
-	srv := &http.Server{Handler: api.routes(), ReadHeaderTimeout: 10 * time.Second}
+	if sec.tls != nil {
+		ln = tls.NewListener(ln, sec.tls) // HTTPS (api.tls; security.go)
+	}
+	api := &apiServer{cfg: cfg, calls: calls, node: node, ua: ua, clock: clock, log: log.With("component", "api"), sec: sec}
+	crt := startClusterRuntime(node, nodeID, cfg.Cluster, log.With("component", "cluster"),
+		boxStatus(ua, calls.activeCount, func() int { return calls.limits().Calls.MaxActive }, ln.Addr().String(), node.Addr()))
+	defer crt.Close()
+	srv := &http.Server{Handler: withCluster(api.routes(), &clusterAPI{api: api, node: node, rt: crt}), ReadHeaderTimeout: 10 * time.Second}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -131,7 +158,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		wg.Wait()
 	}()
 
-	healthy := func() bool { return api.healthy() == nil }
+	// Healthy for the watchdogs: media clock ticking, raft leader known,
+	// and the API answering /healthz over its own listener.
+	probe := newAPIProbe(ln.Addr())
+	healthy := func() bool { return api.healthy() == nil && probe() == nil }
 	runCtx, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
 	wg.Add(1)
@@ -159,16 +189,27 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 		opts.Ready(ln.Addr().String())
 	}
 
-	select {
-	case <-ctx.Done():
-		log.Info("stopping now: hanging up active calls", "active", calls.activeCount())
-		notify.Stopping()
-	case <-opts.Drain:
-		log.Info("draining: no new calls; waiting for active calls", "active", calls.activeCount(), "bound", cfg.Calls.DrainTimeout)
-		notify.Stopping()
-		notify.Status("draining")
-		ua.SetDraining(true)
-		calls.drain(ctx, cfg.Calls.DrainTimeout)
+	rl := &reloader{log: log.With("component", "reload"), notify: notify, calls: calls, ua: ua, tts: tts, inbound: &inboundPrompt, cur: cfg}
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			log.Info("stopping now: hanging up active calls", "active", calls.activeCount())
+			notify.Stopping()
+			running = false
+		case <-opts.Drain:
+			bound := calls.limits().Calls.DrainTimeout
+			log.Info("draining: no new calls; waiting for active calls", "active", calls.activeCount(), "bound", bound)
+			notify.Stopping()
+			notify.Status("draining")
+			ua.SetDraining(true)
+			calls.drain(ctx, bound)
+			running = false
+		case <-opts.Reload:
+			err := rl.reload(ctx)
+			if opts.Reloaded != nil {
+				opts.Reloaded(err)
+			}
+		}
 	}
 	calls.Close()
 	log.Info("callboxd stopped")
@@ -211,4 +252,34 @@ func sipConfig(cfg *config.Config) sipua.Config {
 		})
 	}
 	return sc
+}
+
+// apiProbeTimeout bounds the watchdog's GET /healthz self-probe.
+const apiProbeTimeout = time.Second
+
+// newAPIProbe returns a check that GETs /healthz over the API listener at
+// addr (an unspecified address is probed on loopback) and fails unless it
+// answers 200 within apiProbeTimeout.
+func newAPIProbe(addr net.Addr) func() error {
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	url := "http://" + net.JoinHostPort(host, port) + "/healthz"
+	client := &http.Client{Timeout: apiProbeTimeout}
+	return func() error {
+		resp, err := client.Get(url)
+		if err != nil {
+			return fmt.Errorf("API self-probe: %w", err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("API self-probe: GET /healthz answered %s", resp.Status)
+		}
+		return nil
+	}
 }

@@ -226,11 +226,7 @@ func getRecord(t *testing.T, b *box, id string) apiv1.CallRecord {
 // readStereo splits a recording into its callee (left) and box (right) channels.
 func readStereo(t *testing.T, path string) (callee, boxSide []int16) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := openRecording(t, path) // decrypts .cbrec recordings (api_security_test.go)
 	pcm, rate, ch, err := media.ReadWAV(f)
 	if err != nil {
 		t.Fatal(err)

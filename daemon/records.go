@@ -9,7 +9,7 @@ import (
 
 // recordView turns a stored call record into its API form.
 func recordView(r cluster.CallRecord) apiv1.CallRecord {
-	return apiv1.CallRecord{
+	out := apiv1.CallRecord{
 		ID: r.ID, SIPCallID: r.SIPCallID, Box: r.Box, Trunk: r.Trunk, Number: r.Number,
 		Direction: r.Direction, CallerID: r.CallerID, CampaignID: r.CampaignID,
 		InviteAt: r.InviteAt, RingAt: optTime(r.RingAt), EarlyMediaAt: optTime(r.EarlyMediaAt),
@@ -22,7 +22,11 @@ func recordView(r cluster.CallRecord) apiv1.CallRecord {
 			RemoteLossFraction: r.RTP.RemoteLossFraction, RemoteJitterMs: r.RTP.RemoteJitterMs,
 		},
 		RecordingPath: r.RecordingPath, RecordingBox: r.RecordingBox, Error: r.Error,
+		ContactID: r.ContactID, AttemptID: r.AttemptID, Variant: r.Variant,
+		AMD: r.AMD, AMDDecisionMs: r.AMDDecisionMs, AMDBeep: r.AMDBeep, Outcome: r.Outcome, Intent: r.Intent,
 	}
+	dialogueView(r, &out)
+	return out
 }
 
 // optTime is nil for the zero time, so JSON leaves it out.

@@ -1,6 +1,8 @@
 package media
 
 import (
+	"syscall"
+	"unsafe"
 	"errors"
 	"runtime"
 	"sync"
@@ -23,15 +25,19 @@ type Ticker interface {
 	Tick(now time.Time)
 }
 
-// Clock is the single media clock of the box. One goroutine sleeps until
-// each absolute deadline and then wakes a small fixed pool of workers, each
-// of which ticks its own shard of registered Tickers in order. Deadlines are
-// start + n*period, so the clock does not drift; when it wakes up more than
-// a period late the missed deadlines are skipped and counted, never replayed
-// in a burst.
+// Clock is the single media clock of the box: a small fixed pool of
+// workers, each ticking its own shard of registered Tickers in a stable
+// order. Every worker paces itself: it sleeps in the kernel until the next
+// shared deadline (start + n*period, so the clock does not drift) on its
+// own locked OS thread, which runs at real-time (SCHED_FIFO) priority when
+// the process is allowed to, so neither the Go scheduler, nor timers, nor
+// other processes on a loaded machine stand between a deadline and the
+// packets sent for it. When a worker wakes more than a period late the
+// missed deadlines are skipped and counted, never replayed in a burst.
 type Clock struct {
 	period  time.Duration
 	now     func() time.Time
+	prio    int // SCHED_FIFO priority for the workers, 0 = none
 	shards  []*clockShard
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -39,6 +45,11 @@ type Clock struct {
 	started atomic.Bool
 	closed  atomic.Bool
 	once    sync.Once // guards Close
+	start   time.Time // set by Start before the workers run
+
+	realtime  atomic.Int64 // workers running at real-time priority
+	rtErrOnce sync.Once
+	rtErr     atomic.Pointer[error] // why real-time priority was refused
 
 	registered  atomic.Int64
 	ticks       atomic.Uint64
@@ -54,19 +65,42 @@ type Clock struct {
 type clockShard struct {
 	mu      sync.Mutex                    // serialises writers of tickers
 	tickers atomic.Pointer[[]*clockEntry] // copy-on-write list read by the worker without locking
-	wake    chan time.Time                // capacity 1: the next tick for this shard
 }
 
 type clockEntry struct {
 	t       Ticker
+	p       phasedTicker // t's two halves, nil when t is a plain Ticker
 	removed atomic.Bool
 }
+
+// phasedTicker is a Ticker (a Session) whose tick the clock runs in two
+// halves: a worker runs tickSend for every such ticker of its shard, in
+// shard order, before any tickRest. Each session's packet then leaves at
+// an offset within the tick that depends only on its place in the shard,
+// not on how much receive, recording or ASR work the sessions before it
+// had, which keeps every stream's inter-packet interval steady.
+type phasedTicker interface {
+	Ticker
+	tickSend(now time.Time)
+	tickRest(now time.Time)
+}
+
+// DefaultRealtimePriority is the SCHED_FIFO priority the clock workers ask
+// for unless configured otherwise: above every normal process, well below
+// the kernel's own real-time threads (50 and up).
+const DefaultRealtimePriority = 20
 
 // ClockConfig configures NewClockWithConfig.
 type ClockConfig struct {
 	Period  time.Duration    // tick period; <= 0 means 20 ms
 	Workers int              // worker goroutines; <= 0 means GOMAXPROCS
 	Now     func() time.Time // time source; nil means time.Now
+	// RealtimePriority is the SCHED_FIFO priority (1-99) of the worker
+	// threads: 0 means DefaultRealtimePriority, negative means normal
+	// scheduling. It takes effect only when the process may use it (root,
+	// CAP_SYS_NICE or RLIMIT_RTPRIO, e.g. systemd LimitRTPRIO=); otherwise
+	// the workers run normally and ClockStats.RealtimeError says why.
+	RealtimePriority int
 }
 
 // NewClock returns a stopped clock with the given period (normally 20 ms)
@@ -86,10 +120,18 @@ func NewClockWithConfig(cfg ClockConfig) *Clock {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Clock{period: cfg.Period, now: cfg.Now, stop: make(chan struct{})}
+	switch {
+	case cfg.RealtimePriority == 0:
+		cfg.RealtimePriority = DefaultRealtimePriority
+	case cfg.RealtimePriority < 0:
+		cfg.RealtimePriority = 0
+	case cfg.RealtimePriority > 99:
+		cfg.RealtimePriority = 99
+	}
+	c := &Clock{period: cfg.Period, now: cfg.Now, prio: cfg.RealtimePriority, stop: make(chan struct{})}
 	c.shards = make([]*clockShard, cfg.Workers)
 	for i := range c.shards {
-		sh := &clockShard{wake: make(chan time.Time, 1)}
+		sh := &clockShard{}
 		empty := []*clockEntry{}
 		sh.tickers.Store(&empty)
 		c.shards[i] = sh
@@ -100,18 +142,17 @@ func NewClockWithConfig(cfg ClockConfig) *Clock {
 // Period returns the tick period.
 func (c *Clock) Period() time.Duration { return c.period }
 
-// Start starts the clock goroutine and its workers. It is a no-op when the
-// clock is already started or closed.
+// Start starts the workers. It is a no-op when the clock is already
+// started or closed.
 func (c *Clock) Start() {
 	if c.closed.Load() || !c.started.CompareAndSwap(false, true) {
 		return
 	}
+	c.start = c.now()
 	c.wg.Add(len(c.shards))
-	for _, sh := range c.shards {
-		go c.work(sh)
+	for i, sh := range c.shards {
+		go c.work(i, sh)
 	}
-	c.wg.Add(1)
-	go c.run()
 }
 
 // Close stops the clock and waits for its goroutines, including any tick in
@@ -133,6 +174,7 @@ func (c *Clock) Close() error {
 // the unregister function is idempotent.
 func (c *Clock) Register(t Ticker) (unregister func()) {
 	e := &clockEntry{t: t}
+	e.p, _ = t.(phasedTicker)
 	c.regMu.Lock()
 	sh := c.shards[0]
 	for _, s := range c.shards[1:] {
@@ -188,15 +230,21 @@ func (c *Clock) Stats() ClockStats {
 	c.lastTickMu.Lock()
 	last := c.lastTickT
 	c.lastTickMu.Unlock()
+	var rtErr string
+	if p := c.rtErr.Load(); p != nil {
+		rtErr = (*p).Error()
+	}
 	return ClockStats{
-		Ticks:       c.ticks.Load(),
-		Skipped:     c.skipped.Load(),
-		Overruns:    c.overruns.Load(),
-		MaxLateness: time.Duration(c.maxLateness.Load()),
-		MaxWork:     time.Duration(c.maxWork.Load()),
-		Registered:  int(c.registered.Load()),
-		Workers:     len(c.shards),
-		LastTick:    last,
+		Realtime:      int(c.realtime.Load()),
+		RealtimeError: rtErr,
+		Ticks:         c.ticks.Load(),
+		Skipped:       c.skipped.Load(),
+		Overruns:      c.overruns.Load(),
+		MaxLateness:   time.Duration(c.maxLateness.Load()),
+		MaxWork:       time.Duration(c.maxWork.Load()),
+		Registered:    int(c.registered.Load()),
+		Workers:       len(c.shards),
+		LastTick:      last,
 	}
 }
 
@@ -214,56 +262,6 @@ func (c *Clock) Step(now time.Time) error {
 	return nil
 }
 
-// run is the single pacing goroutine.
-func (c *Clock) run() {
-	defer c.wg.Done()
-	defer func() {
-		for _, sh := range c.shards {
-			close(sh.wake)
-		}
-	}()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	start := c.now()
-	next := int64(1) // index of the next deadline
-	for {
-		deadline := start.Add(time.Duration(next) * c.period)
-		if d := deadline.Sub(c.now()); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-c.stop:
-				return
-			}
-		} else {
-			select {
-			case <-c.stop:
-				return
-			default:
-			}
-		}
-		woke := c.now()
-		k := int64(woke.Sub(start) / c.period) // latest deadline not after woke
-		if k < next {
-			k = next // the timer fired a hair early: serve the deadline now
-		}
-		if k > next {
-			c.skipped.Add(uint64(k - next))
-		}
-		storeMax(&c.maxLateness, int64(woke.Sub(deadline)))
-		tickAt := start.Add(time.Duration(k) * c.period)
-		c.noteTick(tickAt)
-		for _, sh := range c.shards {
-			select {
-			case sh.wake <- tickAt:
-			default:
-				c.overruns.Add(1)
-			}
-		}
-		next = k + 1
-	}
-}
-
 func (c *Clock) noteTick(at time.Time) {
 	c.ticks.Add(1)
 	c.lastTick.Store(c.now().UnixNano())
@@ -272,20 +270,86 @@ func (c *Clock) noteTick(at time.Time) {
 	c.lastTickMu.Unlock()
 }
 
-// work is one worker goroutine: it ticks its shard each time it is woken.
-func (c *Clock) work(sh *clockShard) {
+// work is one worker goroutine. It owns its OS thread for good (the
+// thread exits with it, so a real-time priority never leaks into the
+// runtime's thread pool), sleeps until each deadline and ticks its shard.
+// Worker 0 keeps the clock's tick count and health; every worker reports
+// its lateness, skips and overruns.
+func (c *Clock) work(i int, sh *clockShard) {
 	defer c.wg.Done()
-	for at := range sh.wake {
-		began := c.now()
-		c.tickShard(sh, at)
-		storeMax(&c.maxWork, int64(c.now().Sub(began)))
+	runtime.LockOSThread() // never unlocked: see above
+	if c.prio > 0 {
+		if err := setRealtime(c.prio); err != nil {
+			c.rtErrOnce.Do(func() { c.rtErr.Store(&err) })
+		} else {
+			c.realtime.Add(1)
+			defer c.realtime.Add(-1)
+		}
+	}
+	start := c.start
+	next := int64(1) // index of the next deadline
+	for {
+		deadline := start.Add(time.Duration(next) * c.period)
+		for {
+			select {
+			case <-c.stop:
+				return
+			default:
+			}
+			d := deadline.Sub(c.now())
+			if d <= 0 {
+				break
+			}
+			sleep(min(d, c.period)) // bounded, so Close never waits long
+		}
+		woke := c.now()
+		k := int64(woke.Sub(start) / c.period) // latest deadline not after woke
+		if k < next {
+			k = next // the sleep ended a hair early: serve the deadline now
+		}
+		if k > next {
+			c.skipped.Add(uint64(k - next))
+		}
+		storeMax(&c.maxLateness, int64(woke.Sub(deadline)))
+		tickAt := start.Add(time.Duration(k) * c.period)
+		if i == 0 {
+			c.noteTick(tickAt)
+		}
+		var cpu0, cpu1 syscall.Timespec
+		syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, 3, uintptr(unsafe.Pointer(&cpu0)), 0)
+		c.tickShard(sh, tickAt)
+		syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, 3, uintptr(unsafe.Pointer(&cpu1)), 0)
+		work := c.now().Sub(woke)
+		if work > 8*time.Millisecond || woke.Sub(deadline) > 3*time.Millisecond {
+			println("DBG", time.Now().Format("05.000"), "worker", i, "reg", c.registered.Load(), "late", woke.Sub(deadline).String(), "work", work.String(), "cpu", time.Duration(syscall.TimespecToNsec(cpu1)-syscall.TimespecToNsec(cpu0)).String())
+		}
+		storeMax(&c.maxWork, int64(work))
+		if work > c.period {
+			c.overruns.Add(1)
+		}
+		next = k + 1
 	}
 }
 
 func (c *Clock) tickShard(sh *clockShard, at time.Time) {
-	for _, e := range *sh.tickers.Load() {
-		if !e.removed.Load() {
+	list := *sh.tickers.Load()
+	phased := false
+	for _, e := range list {
+		switch {
+		case e.removed.Load():
+		case e.p != nil:
+			e.p.tickSend(at)
+			phased = true
+		default:
 			e.t.Tick(at)
+		}
+	}
+	if !phased {
+		return
+	}
+	for _, e := range list {
+		if e.p != nil && !e.removed.Load() {
+			e.p.tickRest(at)
 		}
 	}
 }

@@ -68,6 +68,49 @@ func (p *PortRange) String() string {
 // and the RTCP socket (port+1). It fails with ErrNoFreePorts when every
 // pair is busy.
 func (p *PortRange) Listen() (rtpConn, rtcpConn *net.UDPConn, err error) {
+	err = p.bindPair(func(port int) (func(), error) {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: p.ip, Port: port})
+		if err != nil {
+			return nil, err
+		}
+		if port%2 == 0 {
+			rtpConn = c
+		} else {
+			rtcpConn = c
+		}
+		return func() { c.Close() }, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return rtpConn, rtcpConn, nil
+}
+
+// listenSockets is Listen for Sessions: it binds the pair as raw
+// non-blocking sockets that the clock workers drive (see udpSocket).
+func (p *PortRange) listenSockets() (rtpSock, rtcpSock *udpSocket, err error) {
+	err = p.bindPair(func(port int) (func(), error) {
+		u, err := listenUDPSocket(p.ip, port)
+		if err != nil {
+			return nil, err
+		}
+		if port%2 == 0 {
+			rtpSock = u
+		} else {
+			rtcpSock = u
+		}
+		return u.close, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return rtpSock, rtcpSock, nil
+}
+
+// bindPair calls bind for the RTP port and then the RTCP port of the next
+// free pair, skipping pairs where either port is in use. bind returns a
+// function undoing it.
+func (p *PortRange) bindPair(bind func(port int) (undo func(), err error)) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var lastErr error
@@ -77,24 +120,23 @@ func (p *PortRange) Listen() (rtpConn, rtcpConn *net.UDPConn, err error) {
 		if p.next > p.max {
 			p.next = p.min
 		}
-		rtpConn, err = net.ListenUDP("udp", &net.UDPAddr{IP: p.ip, Port: port})
+		undo, err := bind(port)
 		if err != nil {
 			if !errors.Is(err, syscall.EADDRINUSE) {
-				return nil, nil, fmt.Errorf("media: bind RTP port %d on %s: %w", port, p.ip, err)
+				return fmt.Errorf("media: bind RTP port %d on %s: %w", port, p.ip, err)
 			}
 			lastErr = err
 			continue
 		}
-		rtcpConn, err = net.ListenUDP("udp", &net.UDPAddr{IP: p.ip, Port: port + 1})
-		if err != nil {
-			rtpConn.Close()
+		if _, err := bind(port + 1); err != nil {
+			undo()
 			if !errors.Is(err, syscall.EADDRINUSE) {
-				return nil, nil, fmt.Errorf("media: bind RTCP port %d on %s: %w", port+1, p.ip, err)
+				return fmt.Errorf("media: bind RTCP port %d on %s: %w", port+1, p.ip, err)
 			}
 			lastErr = err
 			continue
 		}
-		return rtpConn, rtcpConn, nil
+		return nil
 	}
-	return nil, nil, fmt.Errorf("%w %s (last error: %v)", ErrNoFreePorts, p, lastErr)
+	return fmt.Errorf("%w %s (last error: %v)", ErrNoFreePorts, p, lastErr)
 }

@@ -66,6 +66,7 @@ type recFile interface {
 type Recorder struct {
 	path, part string
 	f          recFile
+	stream     bool // f is a CreateRecorderWith stream: no header fix, no rename
 	log        *slog.Logger
 
 	mu     sync.Mutex
@@ -104,6 +105,45 @@ func CreateRecorder(path string) (*Recorder, error) {
 	}
 	return r, nil
 }
+
+// RecorderOptions adjust CreateRecorderWith.
+type RecorderOptions struct {
+	// Create, when set, opens the recording's byte stream instead of a
+	// plain file at path+".part" (for example an encrypting writer). The
+	// stream owns naming and durability: the recorder writes the WAV
+	// header, with its sizes left "unknown" because a stream cannot be
+	// rewritten, then the audio, and Closes it. Readers fix the sizes
+	// from the data length.
+	Create func(path string) (io.WriteCloser, error)
+}
+
+// CreateRecorderWith starts a recording through opt; with a zero opt it
+// is CreateRecorder.
+func CreateRecorderWith(path string, opt RecorderOptions) (*Recorder, error) {
+	if opt.Create == nil {
+		return CreateRecorder(path)
+	}
+	w, err := opt.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("media: creating recording: %w", err)
+	}
+	r, err := newRecorder(streamFile{w}, path, "", RecorderBufferFrames)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.stream = true
+	return r, nil
+}
+
+// streamFile adapts a plain io.WriteCloser to recFile; the recorder never
+// calls WriteAt or Sync on a stream.
+type streamFile struct{ io.WriteCloser }
+
+func (streamFile) WriteAt([]byte, int64) (int, error) {
+	return 0, errors.New("media: recording stream cannot seek")
+}
+func (streamFile) Sync() error { return nil }
 
 // newRecorder writes the provisional header and starts the writer.
 func newRecorder(f recFile, path, part string, frames int) (*Recorder, error) {
@@ -245,7 +285,7 @@ func (r *Recorder) Close() error {
 
 func (r *Recorder) finish() error {
 	werr := r.werr
-	if werr == nil {
+	if werr == nil && !r.stream {
 		var hdr [wavHeaderSize]byte
 		putWAVHeader(hdr[:], SampleRate, 2, uint32(r.bytes.Load()))
 		if _, err := r.f.WriteAt(hdr[:], 0); err != nil {
@@ -256,6 +296,9 @@ func (r *Recorder) finish() error {
 	}
 	if err := r.f.Close(); err != nil && werr == nil {
 		werr = fmt.Errorf("%w: close: %v", ErrRecorderWrite, err)
+	}
+	if werr != nil && r.stream {
+		return fmt.Errorf("%s: %w", r.path, werr)
 	}
 	if werr != nil {
 		return fmt.Errorf("%s kept as %s: %w", r.path, r.part, werr)

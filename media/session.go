@@ -90,9 +90,11 @@ type playback struct {
 	closed bool // guarded by Session.mu
 }
 
-// Session is one call leg's RTP/RTCP stream pair. It owns two UDP sockets,
-// one goroutine reading RTP and one reading RTCP; sending, jitter buffer
-// playout, recording and RTCP reports run on the shared Clock.
+// Session is one call leg's RTP/RTCP stream pair. It owns two UDP sockets
+// and no goroutine: the shared Clock's worker sends, then drains both
+// sockets without blocking (see udpSocket), plays out the jitter buffer,
+// records and sends RTCP reports, all on the tick. Stats drains the
+// sockets too, so counters include everything that has arrived.
 //
 // Lock order: mu, then rxMu. tickMu is held for a whole tick and is taken
 // before either.
@@ -103,10 +105,10 @@ type Session struct {
 	period   time.Duration
 	ssrc     uint32
 	cname    []byte
-	rtpConn  *net.UDPConn
-	rtcpConn *net.UDPConn
+	rtpSock  *udpSocket // fd used under tickMu (send) and rxMu (receive); closed with both held
+	rtcpSock *udpSocket // like rtpSock
 	local    *net.UDPAddr
-	wg       sync.WaitGroup
+	kernelTS bool // arrival times come from kernel timestamps (real time source)
 	closing  sync.Once
 
 	mu         sync.Mutex
@@ -146,6 +148,8 @@ type Session struct {
 	remote      remoteReport              // guarded by rxMu
 	epoch       time.Time                 // guarded by rxMu: origin of arrival timestamps
 	rxCounters  rxCounters                // guarded by rxMu
+	rx          rxBatch                   // guarded by rxMu: receive buffers for both sockets
+	rxErrs      uint64                    // guarded by rxMu: socket receive errors
 
 	tickMu        sync.Mutex
 	seq           uint16              // guarded by tickMu
@@ -165,14 +169,22 @@ type Session struct {
 	txPkt         rtp.Packet          // guarded by tickMu
 	inband        *InbandDetector     // guarded by tickMu
 	sinkErrLogged bool                // guarded by tickMu
+	dstRTP        sockaddr            // guarded by tickMu: prepared RTP destination
+	dstRTCP       sockaddr            // guarded by tickMu: prepared RTCP destination
+	half          halfTick            // guarded by tickMu: state from tickSend for tickRest
+	tickCount     uint64              // guarded by tickMu: completed ticks
 
 	statMu        sync.Mutex
 	tx            txCounters         // guarded by statMu
 	hist          DeviationHistogram // guarded by statMu
 	dtmfDelivered atomic.Uint64
+}
 
-	rxBuf     [rxBufSize]byte // used only by the RTP read goroutine
-	rtcpRxBuf [rxBufSize]byte // used only by the RTCP read goroutine
+// halfTick carries what the send half of a tick decided to the rest of it.
+type halfTick struct {
+	pending  bool // tickSend ran and tickRest has not yet
+	boxAudio bool // the box sent pcmOut (else silence or nothing)
+	dest     netip.AddrPort
 }
 
 type rxCounters struct {
@@ -198,20 +210,24 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	ssrc := cfg.SSRC
 	for ssrc == 0 {
 		ssrc = randUint32()
 	}
-	rtpConn, rtcpConn, err := cfg.Ports.Listen()
+	kernelTS := cfg.Now == nil
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	rtpSock, rtcpSock, err := cfg.Ports.listenSockets()
 	if err != nil {
 		return nil, err
 	}
-	local := &net.UDPAddr{IP: cfg.IP, Port: rtpConn.LocalAddr().(*net.UDPAddr).Port}
+	local := &net.UDPAddr{IP: cfg.IP, Port: rtpSock.port}
 	if local.IP == nil {
-		local.IP = rtpConn.LocalAddr().(*net.UDPAddr).IP
+		local.IP = cfg.Ports.IP()
+		if ip4 := local.IP.To4(); ip4 != nil {
+			local.IP = ip4
+		}
 	}
 	cname := cfg.CNAME
 	if cname == "" {
@@ -223,9 +239,10 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		period:     cfg.Clock.Period(),
 		ssrc:       ssrc,
 		cname:      []byte(cname),
-		rtpConn:    rtpConn,
-		rtcpConn:   rtcpConn,
+		rtpSock:    rtpSock,
+		rtcpSock:   rtcpSock,
 		local:      local,
+		kernelTS:   kernelTS,
 		jb:         NewJitterBuffer(cfg.Jitter),
 		decodeBuf:  make([]int16, rxBufSize),
 		seq:        uint16(randUint32()),
@@ -305,8 +322,8 @@ func (s *Session) UpdateRemote(rtpAddr *net.UDPAddr, c Codec, dtmfPT uint8) erro
 	return nil
 }
 
-// Start registers the session with the clock and starts its receive
-// goroutines. It is a no-op after Close or a second Start.
+// Start registers the session with the clock; from then on each tick
+// sends and receives. It is a no-op after Close or a second Start.
 func (s *Session) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -314,9 +331,6 @@ func (s *Session) Start() {
 		return
 	}
 	s.started = true
-	s.wg.Add(2)
-	go s.readRTP()
-	go s.readRTCP()
 	s.unregister = s.clock.Register(s)
 }
 
@@ -448,9 +462,13 @@ func (s *Session) Stats() SessionStats {
 	s.mu.Lock()
 	st.Codec = s.codec
 	sdp := s.sdpRemote
+	live := s.started && !s.closed
 	s.mu.Unlock()
 
 	s.rxMu.Lock()
+	if live {
+		s.drainLocked(s.now(), true)
+	}
 	c := s.rxCounters
 	st.PacketsReceived, st.BytesReceived = c.packets, c.bytes
 	st.ForeignDropped, st.Malformed, st.WrongPayloadType, st.NotReady = c.foreign, c.malformed, c.wrongPT, c.notReady
@@ -489,8 +507,8 @@ func (s *Session) Stats() SessionStats {
 }
 
 // Close stops the session: it unregisters from the clock, waits for a
-// tick in progress, closes any Play channel and the sockets, and waits
-// for the receive goroutines. It is idempotent and returns nil.
+// tick in progress, closes any Play channel and the sockets. It is
+// idempotent and returns nil.
 func (s *Session) Close() error {
 	s.closing.Do(func() {
 		s.mu.Lock()
@@ -511,9 +529,12 @@ func (s *Session) Close() error {
 			close(p.done)
 		}
 		s.mu.Unlock()
-		s.rtpConn.Close()
-		s.rtcpConn.Close()
-		s.wg.Wait()
+		s.tickMu.Lock()
+		s.rxMu.Lock()
+		s.rtpSock.close()
+		s.rtcpSock.close()
+		s.rxMu.Unlock()
+		s.tickMu.Unlock()
 		st := s.Stats()
 		s.log.Info("rtp session closed",
 			"sent", st.PacketsSent, "received", st.PacketsReceived, "lost", st.Lost,

@@ -2,50 +2,63 @@ package media
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 	"time"
 )
 
-// readRTP is the RTP receive goroutine.
-func (s *Session) readRTP() {
-	defer s.wg.Done()
-	var errs int
-	for {
-		n, from, err := s.rtpConn.ReadFromUDPAddrPort(s.rxBuf[:])
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			errs++
-			if errs == 1 || errs%1000 == 0 {
-				s.log.Warn("RTP receive error", "err", err, "count", errs)
-			}
-			time.Sleep(time.Millisecond) // never spin on a persistent error
-			continue
-		}
-		s.handleRTP(s.rxBuf[:n], from, s.now())
+// maxDrainPerTick bounds the datagrams read from one socket per drain, so
+// a flood on one port cannot stall the worker's other sessions; the rest
+// waits for the next tick (or overflows the socket buffer and is dropped
+// by the kernel).
+const maxDrainPerTick = 8 * rxBatchLen
+
+// drainLocked reads every datagram waiting on the RTP socket (and on the
+// RTCP socket when rtcp is set) without blocking and processes it.
+// now is the time of the drain; with kernel timestamps each datagram's
+// arrival is placed back at the moment the kernel queued it. Called with
+// rxMu held.
+func (s *Session) drainLocked(now time.Time, rtcp bool) {
+	s.drainSocketLocked(s.rtpSock, now, false)
+	if rtcp {
+		s.drainSocketLocked(s.rtcpSock, now, true)
 	}
 }
 
-// readRTCP is the RTCP receive goroutine.
-func (s *Session) readRTCP() {
-	defer s.wg.Done()
-	var errs int
-	for {
-		n, from, err := s.rtcpConn.ReadFromUDPAddrPort(s.rtcpRxBuf[:])
+func (s *Session) drainSocketLocked(u *udpSocket, now time.Time, isRTCP bool) {
+	for read := 0; read < maxDrainPerTick; {
+		n, err := u.recvBatch(&s.rx)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
+			if !errors.Is(err, errSocketClosed) {
+				s.rxErrs++
+				if s.rxErrs == 1 || s.rxErrs%1000 == 0 {
+					s.log.Warn("RTP/RTCP receive error", "port", u.port, "err", err, "count", s.rxErrs)
+				}
 			}
-			errs++
-			if errs == 1 || errs%1000 == 0 {
-				s.log.Warn("RTCP receive error", "err", err, "count", errs)
-			}
-			time.Sleep(time.Millisecond)
-			continue
+			return
 		}
-		s.handleRTCP(s.rtcpRxBuf[:n], from, s.now())
+		for i := range n {
+			d := s.rx.datagram(i)
+			at := now
+			if s.kernelTS && !d.kernelAt.IsZero() {
+				// Keep now's monotonic reading: step back by the age.
+				if age := now.Sub(d.kernelAt); age > 0 && age < time.Second {
+					at = now.Add(-age)
+				}
+			}
+			b := d.b
+			if d.truncated {
+				b = s.rx.bufs[i][:rxBufSize] // full buffer: handled as truncated
+			}
+			if isRTCP {
+				s.handleRTCPLocked(b, d.from, at)
+			} else {
+				s.handleRTPLocked(b, d.from, at)
+			}
+		}
+		read += n
+		if n < rxBatchLen {
+			return
+		}
 	}
 }
 
@@ -54,13 +67,18 @@ func (s *Session) readRTCP() {
 // either the DTMF receiver or decoding into the jitter buffer. It never
 // keeps a reference to b.
 func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time) {
+	s.rxMu.Lock()
+	defer s.rxMu.Unlock()
+	s.handleRTPLocked(b, from, now)
+}
+
+// handleRTPLocked is handleRTP with rxMu held.
+func (s *Session) handleRTPLocked(b []byte, from netip.AddrPort, now time.Time) {
 	if rtcpType(b) {
-		s.handleRTCP(b, from, now)
+		s.handleRTCPLocked(b, from, now)
 		return
 	}
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-	s.rxMu.Lock()
-	defer s.rxMu.Unlock()
 	c := &s.rxCounters
 	if len(b) >= rxBufSize {
 		c.malformed++ // filled the buffer: probably truncated
@@ -140,9 +158,14 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time) {
 // IP, then SR/RR report blocks about our stream update the remote-reported
 // loss, jitter and round-trip time.
 func (s *Session) handleRTCP(b []byte, from netip.AddrPort, now time.Time) {
-	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	s.rxMu.Lock()
 	defer s.rxMu.Unlock()
+	s.handleRTCPLocked(b, from, now)
+}
+
+// handleRTCPLocked is handleRTCP with rxMu held.
+func (s *Session) handleRTCPLocked(b []byte, from netip.AddrPort, now time.Time) {
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	c := &s.rxCounters
 	switch {
 	case s.rtcpLatched.IsValid():

@@ -19,14 +19,33 @@ const maxGapTicks = 500
 // event whose end packets were lost is reported anyway.
 const dtmfFlushAfter = 500 * time.Millisecond
 
-// Tick runs one 20 ms media step; the Clock calls it. It sends one RTP
-// packet (telephone-event, prompt audio or silence) unless the direction
-// forbids sending, pops one frame of callee audio from the jitter buffer
-// for the recorder and the inbound sink, runs in-band DTMF detection,
-// sends an RTCP report when due, and finally delivers DTMF events.
+// Tick runs one 20 ms media step. It sends one RTP packet
+// (telephone-event, prompt audio or silence) unless the direction forbids
+// sending, drains the sockets, pops one frame of callee audio from the
+// jitter buffer for the recorder and the inbound sink, runs in-band DTMF
+// detection, sends an RTCP report when due, and finally delivers DTMF
+// events.
+//
+// The Clock does not call Tick but its two halves, tickSend for every
+// session of a worker's shard and then tickRest for each, so that when a
+// session's packet leaves within the tick does not depend on how much
+// receive, recording or ASR work the sessions before it had.
 func (s *Session) Tick(now time.Time) {
+	s.tickSend(now)
+	s.tickRest(now)
+}
+
+// rtcpDrainEvery is how often (in ticks) the RTCP socket is drained; RTCP
+// arrives every few seconds and its arrival time comes from the kernel
+// timestamp, so reading it late costs nothing but saves a system call per
+// session and tick.
+const rtcpDrainEvery = 8
+
+// tickRest is the second half of Tick: receive, playout, recording, RTCP
+// and DTMF delivery. It does nothing unless tickSend ran before it.
+func (s *Session) tickRest(now time.Time) {
 	var events [dtmfPendingLen + 2]DTMFEvent
-	n := s.tick(now, &events)
+	n := s.rest(now, &events)
 	if n == 0 {
 		return
 	}
@@ -52,9 +71,12 @@ const (
 	outEvent                 // RFC 4733 payload in s.payload
 )
 
-func (s *Session) tick(now time.Time, events *[dtmfPendingLen + 2]DTMFEvent) int {
+// tickSend is the time-critical first half of Tick: it decides what the
+// box says this tick, reads the prompt and sends the RTP packet.
+func (s *Session) tickSend(now time.Time) {
 	s.tickMu.Lock()
 	defer s.tickMu.Unlock()
+	s.half.pending = false
 
 	// Advance the media timeline; missed clock ticks still pass time.
 	if !s.lastTickAt.IsZero() {
@@ -67,10 +89,9 @@ func (s *Session) tick(now time.Time, events *[dtmfPendingLen + 2]DTMFEvent) int
 	s.mu.Lock()
 	if s.closed || !s.started {
 		s.mu.Unlock()
-		return 0
+		return
 	}
 	codec, dtmfPT, dir := s.codec, s.dtmfPT, s.dir
-	recorder, inbound := s.recorder, s.inbound
 	s.rxMu.Lock()
 	dest := s.latched
 	s.rxMu.Unlock()
@@ -104,14 +125,12 @@ func (s *Session) tick(now time.Time, events *[dtmfPendingLen + 2]DTMFEvent) int
 		kind = s.readPrompt(p, kind)
 	}
 
-	box := s.pcmBox[:]
 	sent := false
 	switch kind {
 	case outAudio:
-		box = s.pcmOut[:]
-		sent = s.sendAudio(codec, box, dest)
+		sent = s.sendAudio(codec, s.pcmOut[:], dest)
 	case outSilent:
-		sent = s.sendAudio(codec, box, dest)
+		sent = s.sendAudio(codec, s.pcmBox[:], dest)
 	case outEvent:
 		if eventFirst {
 			s.eventTS = s.ts
@@ -123,9 +142,36 @@ func (s *Session) tick(now time.Time, events *[dtmfPendingLen + 2]DTMFEvent) int
 	}
 	s.notePacing(sent)
 	s.ts += FrameSamples
+	s.half = halfTick{pending: true, boxAudio: kind == outAudio, dest: dest}
+}
 
-	// Callee side: jitter buffer playout and queued RFC 4733 events.
+// rest does tickRest's work under the tick lock and returns the number of
+// DTMF events to deliver.
+func (s *Session) rest(now time.Time, events *[dtmfPendingLen + 2]DTMFEvent) int {
+	s.tickMu.Lock()
+	defer s.tickMu.Unlock()
+	h := s.half
+	if !h.pending {
+		return 0
+	}
+	s.half.pending = false
+	s.mu.Lock()
+	if s.closed || !s.started {
+		s.mu.Unlock()
+		return 0
+	}
+	recorder, inbound := s.recorder, s.inbound
+	s.mu.Unlock()
+	box := s.pcmBox[:]
+	if h.boxAudio {
+		box = s.pcmOut[:]
+	}
+	s.tickCount++
+
+	// Callee side: receive, jitter buffer playout and queued RFC 4733
+	// events.
 	s.rxMu.Lock()
+	s.drainLocked(s.now(), s.tickCount%rtcpDrainEvery == uint64(s.ssrc%rtcpDrainEvery))
 	s.jb.Pop(s.pcmIn[:])
 	nev := copy(events[:], s.pending[:s.npending])
 	s.npending = 0
@@ -160,7 +206,7 @@ func (s *Session) tick(now time.Time, events *[dtmfPendingLen + 2]DTMFEvent) int
 	s.rtcpDue--
 	if s.rtcpDue <= 0 {
 		s.rtcpDue = int(5 * time.Second / s.period)
-		s.sendReport(now, dest)
+		s.sendReport(now, h.dest)
 	}
 	return nev
 }
@@ -214,7 +260,8 @@ func (s *Session) send(pt uint8, marker bool, ts uint32, payload []byte, dest ne
 		s.log.Error("marshal RTP", "err", err)
 		return false
 	}
-	if _, err := s.rtpConn.WriteToUDPAddrPort(s.pktBuf[:n], dest); err != nil {
+	s.rtpSock.setDest(&s.dstRTP, dest) // an unusable address fails in sendTo
+	if err := s.rtpSock.sendTo(s.pktBuf[:n], &s.dstRTP); err != nil {
 		s.statMu.Lock()
 		s.tx.sendErrors++
 		first := s.tx.sendErrors == 1 || s.tx.sendErrors%1000 == 0
@@ -292,7 +339,8 @@ func (s *Session) sendReport(now time.Time, rtpDest netip.AddrPort) {
 	if n == 0 {
 		return
 	}
-	if _, err := s.rtcpConn.WriteToUDPAddrPort(s.rtcpBuf[:n], dest); err != nil {
+	s.rtcpSock.setDest(&s.dstRTCP, dest)
+	if err := s.rtcpSock.sendTo(s.rtcpBuf[:n], &s.dstRTCP); err != nil {
 		s.log.Debug("RTCP send failed", "remote", dest.String(), "err", err)
 		return
 	}

@@ -86,13 +86,16 @@ func (h *DeviationHistogram) Quantile(q float64) time.Duration {
 // ClockStats is a snapshot of the media clock's health counters.
 type ClockStats struct {
 	Ticks       uint64        // ticks dispatched
-	Skipped     uint64        // deadlines missed entirely (the clock woke more than a period late)
-	Overruns    uint64        // times a worker was still busy with the previous tick and a tick was dropped for its shard
+	Skipped     uint64        // deadlines missed entirely (a worker woke more than a period late), summed over workers
+	Overruns    uint64        // ticks whose shard work took longer than one period
 	MaxLateness time.Duration // worst delay between a deadline and the tick that served it
 	MaxWork     time.Duration // worst time one worker spent ticking its shard
 	Registered  int           // tickers currently registered
 	Workers     int           // worker goroutines
 	LastTick    time.Time     // scheduled time of the last tick (zero before the first)
+
+	Realtime      int    // workers running at SCHED_FIFO priority
+	RealtimeError string // why real-time priority was refused ("" when granted or not asked for)
 }
 
 // SessionStats is a snapshot of one RTP session's counters. Packet and

@@ -5,7 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -24,6 +27,9 @@ func runCall(api *client, args []string, stdout, stderr io.Writer) int {
 	dtmfTimeout := fs.Duration("dtmf-timeout", 0, "how long to wait for digits (default: the daemon's)")
 	ringTimeout := fs.Duration("ring-timeout", 0, "how long to ring (default: the daemon's)")
 	asJSON := fs.Bool("json", false, "print the record as JSON")
+	fs.StringVar(&body.Flow, "flow", "", "run this dialogue flow (a file, or a name under the daemon's flows.dir) instead of --say")
+	profile := profileFlag{}
+	fs.Var(profile, "profile", "contact profile field key=value for --flow (repeatable)")
 	number, rest := splitPositional(args)
 	if err := fs.Parse(rest); err != nil {
 		return 2
@@ -35,9 +41,19 @@ func runCall(api *client, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "callboxctl call: NUMBER is required")
 		return 2
 	}
-	if body.Say == "" {
-		fmt.Fprintln(stderr, "callboxctl call: --say TEXT is required")
+	if body.Say == "" && body.Flow == "" {
+		fmt.Fprintln(stderr, "callboxctl call: --say TEXT or --flow FILE is required")
 		return 2
+	}
+	if body.Flow != "" {
+		if _, err := os.Stat(body.Flow); err == nil {
+			if abs, err := filepath.Abs(body.Flow); err == nil {
+				body.Flow = abs // the daemon on this host reads the same file
+			}
+		}
+		if len(profile) > 0 {
+			body.Profile = profile
+		}
 	}
 	body.Number = number
 	body.DTMFTimeoutSec = dtmfTimeout.Seconds()
@@ -89,6 +105,21 @@ func printRecord(w io.Writer, r apiv1.CallRecord, asJSON bool) {
 	row("codec", orDash(r.Codec))
 	row("rtp", fmt.Sprintf("sent %d, received %d, lost %d (%.1f%%), jitter %.1f ms", r.RTP.PacketsSent, r.RTP.PacketsReceived, r.RTP.PacketsLost, 100*r.RTP.LossFraction, r.RTP.JitterMs))
 	row("recording", orDash(r.RecordingPath))
+	if r.Dialogue != nil {
+		d := r.Dialogue
+		row("flow", r.Flow)
+		row("outcome", fmt.Sprintf("%s (intent level %s, failed turns %d, opt-out %v, transferred %v)", orDash(d.Disposition), orDash(d.IntentLevel), d.FailedTurns, d.OptOut, d.Transferred))
+		for _, t := range r.Transcript {
+			text := t.Text
+			if t.Digits != "" {
+				text += " [" + t.Digits + "]"
+			}
+			if t.NoInput {
+				text = "(no input)"
+			}
+			row("  "+t.Who, strings.TrimSpace(text+" "+t.Intent))
+		}
+	}
 	if r.Error != "" {
 		row("error", r.Error)
 	}

@@ -17,12 +17,20 @@ Commands:
   calls [--limit N] [--json]  list call records, newest first
   call-record ID [--json]     show one call record
   trunks [--json]             show trunk registration and keepalive state
+  campaign create|list|show|start|pause|resume|stop|archive|import|report ...
+                              run outbound campaigns (callboxctl campaign for details)
+  dnc add|remove|check NUMBER [--scope S]
+                              do-not-call lists
   flow lint FILE...           validate dialogue flow files
   flow chat FILE --profile k=v...
                               talk to a flow in the terminal
   audio devices [--json]      list local audio devices (PortAudio)
+  console CALLID listen|whisper|barge|off
+                              put the supervisor's headset at the box on a live call
   sim [--listen ADDR] ...     run the callee simulator (personas by number)
   demo [--contacts N]         run a box against the simulator with a sample campaign
+  cluster init|token create|join|leave|remove|status
+                              form and manage a cluster of boxes (see callboxctl cluster help)
   version
 
 The API address comes from --api, else $CALLBOX_API, else http://127.0.0.1:8080.
@@ -60,14 +68,22 @@ dispatch:
 		return runCallRecord(api, rest, stdout, stderr)
 	case "trunks":
 		return runTrunks(api, rest, stdout, stderr)
+	case "campaign":
+		return runCampaign(api, rest, stdout, stderr)
+	case "dnc":
+		return runDNC(api, rest, stdout, stderr)
 	case "flow":
 		return runFlow(rest, stdin, stdout, stderr)
 	case "audio":
 		return runAudio(rest, stdout, stderr)
+	case "console":
+		return runConsole(api, rest, stdout, stderr)
 	case "sim":
 		return runSim(rest, stdout, stderr)
 	case "demo":
 		return runDemo(rest, stdout, stderr)
+	case "cluster":
+		return runCluster(api, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "callboxctl", version)
 		return 0

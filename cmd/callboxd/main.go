@@ -3,7 +3,11 @@
 // keeps its state in Raft. It stops through signals only: SIGTERM drains
 // (no new calls; active calls may finish within calls.drain_timeout), SIGINT
 // stops now (active calls are hung up). A second signal of either kind
-// stops at once.
+// stops at once. SIGHUP reloads the configuration file: trunks, call
+// limits and the inbound prompt change live without dropping a call; keys
+// that need a restart are logged and keep their running values; an
+// invalid file is refused with one log line and the running configuration
+// stays.
 package main
 
 import (
@@ -55,13 +59,20 @@ func run(args []string, stderr io.Writer) int {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	drain := make(chan struct{})
+	reload := make(chan struct{}, 1) // SIGHUPs arriving during a reload coalesce into one more
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	go func() {
 		draining := false
 		for s := range sigs {
 			switch {
+			case s == syscall.SIGHUP:
+				log.Info("SIGHUP: reloading configuration", "file", *cfgPath)
+				select {
+				case reload <- struct{}{}:
+				default:
+				}
 			case s == syscall.SIGTERM && !draining:
 				draining = true
 				log.Info("SIGTERM: draining")
@@ -73,7 +84,7 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}()
 
-	if err := daemon.Run(ctx, cfg, daemon.Options{Logger: log, Drain: drain}); err != nil {
+	if err := daemon.Run(ctx, cfg, daemon.Options{Logger: log, Drain: drain, Reload: reload}); err != nil {
 		log.Error("callboxd failed", "err", err)
 		return 1
 	}

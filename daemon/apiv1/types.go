@@ -30,6 +30,47 @@ type CallRecord struct {
 	RecordingPath string     `json:"recording_path,omitempty"`
 	RecordingBox  string     `json:"recording_box,omitempty"`
 	Error         string     `json:"error,omitempty"`
+	// Campaign calls.
+	ContactID     string `json:"contact_id,omitempty"`
+	AttemptID     string `json:"attempt_id,omitempty"`
+	Variant       string `json:"variant,omitempty"`
+	AMD           string `json:"amd,omitempty"` // human, machine, notsure
+	AMDDecisionMs int64  `json:"amd_decision_ms,omitempty"`
+	AMDBeep       bool   `json:"amd_beep,omitempty"`
+	Outcome       string `json:"outcome,omitempty"`
+	Intent        string `json:"intent,omitempty"`
+	// Calls that ran a dialogue flow.
+	Flow       string           `json:"flow,omitempty"`
+	Dialogue   *Dialogue        `json:"dialogue,omitempty"`
+	Transcript []TranscriptTurn `json:"transcript,omitempty"`
+}
+
+// Dialogue is what a call's flow decided.
+type Dialogue struct {
+	Disposition   string            `json:"disposition"` // converted, refused, callback_requested, transferred, opt_out…
+	IntentLevel   string            `json:"intent_level,omitempty"`
+	Tags          map[string]string `json:"tags,omitempty"`
+	Slots         map[string]string `json:"slots,omitempty"`
+	OptOut        bool              `json:"opt_out,omitempty"`
+	Transferred   bool              `json:"transferred,omitempty"`
+	EmotionScores []float64         `json:"emotion_scores,omitempty"`
+	FailedTurns   int               `json:"failed_turns,omitempty"`
+	ResumeNode    string            `json:"resume_node,omitempty"`
+}
+
+// TranscriptTurn is one entry of a call's transcript.
+type TranscriptTurn struct {
+	Who        string    `json:"who"` // bot, caller or system
+	Node       string    `json:"node,omitempty"`
+	Text       string    `json:"text,omitempty"`
+	Digits     string    `json:"digits,omitempty"`
+	Intent     string    `json:"intent,omitempty"`
+	Confidence float64   `json:"confidence,omitempty"`
+	Emotion    float64   `json:"emotion,omitempty"`
+	BargedIn   bool      `json:"barged_in,omitempty"`
+	NoInput    bool      `json:"no_input,omitempty"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
 }
 
 // RTP is a call's RTP/RTCP summary.
@@ -53,6 +94,11 @@ type PlaceCall struct {
 	WaitDTMF       int     `json:"wait_dtmf,omitempty"`
 	DTMFTimeoutSec float64 `json:"dtmf_timeout_sec,omitempty"`
 	RingTimeoutSec float64 `json:"ring_timeout_sec,omitempty"`
+	// Flow runs a dialogue flow after answer instead of Say: a file path
+	// or a name under flows.dir. Profile holds the contact's fields the
+	// flow's templates and branches use.
+	Flow    string            `json:"flow,omitempty"`
+	Profile map[string]string `json:"profile,omitempty"`
 }
 
 // Error is every non-2xx body.

@@ -14,6 +14,7 @@
 //	audit.read            x                 x              the audit log and its verification
 //	users.manage          x                                users and API tokens
 //	metrics               x       x         x        x     /metrics when metrics.require_auth is set
+//	cluster.manage        x                                join tokens, removing boxes
 //
 // Every authenticated principal may log out, see itself (GET /v1/whoami)
 // and change its own password.
@@ -25,6 +26,11 @@
 // users file does not hand out tokens. The configured api.token, when set,
 // is a bootstrap admin token (compare in constant time, never stored): use
 // it to create the first users, then remove it from the configuration.
+//
+// Setup mode: while the box has no users and api.token is unset, requests
+// from a loopback address without an Origin header (so not from a web
+// page) act as the built-in admin "local", so a site engineer on the box
+// can run "callboxctl users add". Creating the first user ends setup mode.
 //
 // The dashboard logs in with POST /v1/login and gets an HttpOnly,
 // SameSite=Strict session cookie plus a CSRF token in the JSON answer.

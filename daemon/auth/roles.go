@@ -32,6 +32,7 @@ const (
 	PermAuditRead        Permission = "audit.read"
 	PermUsersManage      Permission = "users.manage"
 	PermMetrics          Permission = "metrics"
+	PermClusterManage    Permission = "cluster.manage"
 	// PermSelf is held by every authenticated principal: logout, whoami,
 	// changing one's own password.
 	PermSelf Permission = "self"
@@ -47,6 +48,7 @@ var matrix = map[Permission][]Role{
 	PermAuditRead:        {Admin, Auditor},
 	PermUsersManage:      {Admin},
 	PermMetrics:          {Admin, Operator, Auditor, Viewer},
+	PermClusterManage:    {Admin},
 	PermSelf:             {Admin, Operator, Auditor, Viewer},
 }
 

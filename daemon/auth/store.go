@@ -38,9 +38,9 @@ type Token struct {
 
 // storeFile is the on-disk form of the store.
 type storeFile struct {
-	Version int      `json:"version"`
-	Users   []User   `json:"users"`
-	Tokens  []Token  `json:"tokens"`
+	Version int     `json:"version"`
+	Users   []User  `json:"users"`
+	Tokens  []Token `json:"tokens"`
 }
 
 // Store keeps users and tokens in one JSON file (mode 0600), rewritten
@@ -51,6 +51,8 @@ type Store struct {
 	// Iterations is the PBKDF2 work factor for new password hashes.
 	Iterations int
 	now        func() time.Time
+	dummyOnce  sync.Once
+	dummy      string // written inside dummyOnce
 
 	mu     sync.Mutex
 	users  map[string]*User  // guarded by mu
@@ -233,6 +235,13 @@ func (s *Store) DeleteUser(name string) error {
 	return nil
 }
 
+// Empty reports whether the store has no users.
+func (s *Store) Empty() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.users) == 0
+}
+
 // Users lists every user by name.
 func (s *Store) Users() []UserInfo {
 	s.mu.Lock()
@@ -258,7 +267,10 @@ func (s *Store) User(name string) (UserInfo, bool) {
 
 // dummyHash is checked against when the user does not exist, so a login
 // takes as long for an unknown name as for a wrong password.
-var dummyHash, _ = hashPassword("callbox-dummy-password", DefaultIterations)
+func (s *Store) dummyHash() string {
+	s.dummyOnce.Do(func() { s.dummy, _ = hashPassword("callbox-dummy-password", s.Iterations) })
+	return s.dummy
+}
 
 // CheckPassword verifies a user's password and returns the user.
 func (s *Store) CheckPassword(name, password string) (UserInfo, error) {
@@ -272,7 +284,7 @@ func (s *Store) CheckPassword(name, password string) (UserInfo, error) {
 	}
 	s.mu.Unlock()
 	if !ok {
-		checkPassword(dummyHash, password)
+		checkPassword(s.dummyHash(), password)
 		return UserInfo{}, ErrBadCredentials
 	}
 	if !checkPassword(hash, password) {

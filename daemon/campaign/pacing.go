@@ -62,7 +62,10 @@ func NewPacer(mode string, maxConcurrent int, cps float64, perTrunk, agents int,
 func (p *Pacer) Mode() string { return p.mode }
 
 func (p *Pacer) refill(now time.Time) {
-	if !p.last.IsZero() && now.After(p.last) {
+	switch {
+	case p.last.IsZero():
+		p.tokens = math.Max(1, p.cps) // start with a full second's worth
+	case now.After(p.last):
 		p.tokens += now.Sub(p.last).Seconds() * p.cps
 	}
 	if burst := math.Max(1, p.cps); p.tokens > burst {

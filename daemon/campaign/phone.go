@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +37,15 @@ func NormalizePhone(raw, region string) (string, error) {
 	if strings.HasPrefix(raw, "00") {
 		raw = "+" + raw[2:]
 	}
+	digits, plain := plainDigits(raw)
+	var key string
+	if plain && len(digits) >= 8 {
+		key = region + "|" + digits[:8] + "|" + strconv.Itoa(len(digits))
+		if v, ok := shapeCache.Load(key); ok {
+			sh := v.(numberShape)
+			return "+" + sh.cc + digits[sh.strip:], nil
+		}
+	}
 	n, err := phonenumbers.Parse(raw, region)
 	if err != nil {
 		return "", fmt.Errorf("%w: %q: %v", ErrBadNumber, maskRaw(raw), err)
@@ -44,7 +54,53 @@ func NormalizePhone(raw, region string) (string, error) {
 		return "", fmt.Errorf("%w: %q is not a valid number for region %s", ErrBadNumber, maskRaw(raw),
 			phonenumbers.GetRegionCodeForNumber(n))
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
+	e164 := phonenumbers.Format(n, phonenumbers.E164)
+	if key != "" {
+		// remember how this shape of number maps to E.164 (country code
+		// added, trunk prefix dropped), for the next numbers of the shape
+		k0 := 0
+		if digits[0] == '+' {
+			k0 = 1
+		}
+		for k := k0; k < len(digits) && k < k0+4; k++ {
+			if rest := digits[k:]; len(rest) < len(e164) && strings.HasSuffix(e164, rest) {
+				shapeCache.Store(key, numberShape{cc: e164[1 : len(e164)-len(rest)], strip: k})
+				break
+			}
+		}
+	}
+	return e164, nil
+}
+
+// numberShape is how valid numbers sharing their first eight characters and
+// their length turn into E.164. The numbering plans validate numbers by
+// their leading digits and length, so phonenumbers' (slow, regex-based)
+// verdict on one number holds for the others of its shape; a million-row
+// import then parses each shape once.
+type numberShape struct {
+	cc    string // "+"-less prefix to put in front
+	strip int    // leading characters of the digits to drop
+}
+
+var shapeCache sync.Map // region|first 8|length -> numberShape (valid numbers only)
+
+// plainDigits returns raw with spaces, dashes, dots and parentheses
+// removed, and whether nothing else but digits and a leading '+' remains.
+func plainDigits(raw string) (string, bool) {
+	b := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c >= '0' && c <= '9':
+			b = append(b, c)
+		case c == '+' && len(b) == 0:
+			b = append(b, c)
+		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
+		default:
+			return "", false
+		}
+	}
+	return string(b), true
 }
 
 func maskRaw(s string) string {

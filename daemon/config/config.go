@@ -28,9 +28,13 @@ type Config struct {
 	Cluster  Cluster  `yaml:"cluster"`
 	Calls    Calls    `yaml:"calls"`
 	TTS      TTS      `yaml:"tts"`
+	ASR      ASR      `yaml:"asr"`
+	Flows    Flows    `yaml:"flows"`
 	Inbound  Inbound  `yaml:"inbound"`
 	Trunks   []Trunk  `yaml:"trunks"`
 	Watchdog Watchdog `yaml:"watchdog"`
+	Metrics  Metrics  `yaml:"metrics"`
+	Audio    Audio    `yaml:"audio"`
 
 	// Path is the file the configuration was loaded from ("" for defaults).
 	Path string `yaml:"-"`
@@ -51,9 +55,29 @@ type Log struct {
 // API is the HTTP API listener.
 type API struct {
 	Listen string `yaml:"listen"`
-	// Token, when set, is required as "Authorization: Bearer TOKEN" on
-	// every /v1 request. /healthz stays open for probes.
+	// Token, when set, is the bootstrap admin token: "Authorization:
+	// Bearer TOKEN" authenticates as the built-in admin "bootstrap". Use it
+	// to create users and tokens, then remove it. /healthz stays open.
 	Token string `yaml:"token"`
+	TLS   TLS    `yaml:"tls"`
+}
+
+// TLS is the API's HTTPS. Mode auto (the default) serves HTTPS unless the
+// listen address is a loopback address and no certificate is configured
+// (a loopback listener is reachable from this machine only); on always
+// serves HTTPS; off always serves plain HTTP. Without cert and key, a
+// self-signed certificate is created under data_dir/tls at first start.
+type TLS struct {
+	Mode string `yaml:"mode"` // auto, on, off
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Metrics is the Prometheus /metrics endpoint.
+type Metrics struct {
+	Enabled bool `yaml:"enabled"`
+	// RequireAuth makes /metrics need a token or session like /v1.
+	RequireAuth bool `yaml:"require_auth"`
 }
 
 // SIP is the box's SIP listener.
@@ -79,6 +103,31 @@ type Cluster struct {
 	NodeID    string `yaml:"node_id"`
 	Bind      string `yaml:"bind"`
 	Bootstrap bool   `yaml:"bootstrap"`
+	// Advertise is the address other boxes dial (default: bind).
+	Advertise string `yaml:"advertise"`
+	// TLSDir holds the cluster CA and this box's certificate (default
+	// <data_dir>/cluster/tls). When it holds a certificate, raft and
+	// box-to-box traffic use mutual TLS only.
+	TLSDir string `yaml:"tls_dir"`
+	// LeaseTTL is how long one lease renewal lets the box dial; it renews
+	// every LeaseTTL/3. LeaseGrace is added by the leader before it expires
+	// a lease and hands the box's work to others.
+	LeaseTTL   time.Duration `yaml:"lease_ttl"`
+	LeaseGrace time.Duration `yaml:"lease_grace"`
+	// CallbackWithin bounds when an answered call cut off by a box failure
+	// is called back by another box.
+	CallbackWithin time.Duration `yaml:"callback_within"`
+	// JoinTimeout bounds the first start of a joined box asking to be added.
+	JoinTimeout time.Duration `yaml:"join_timeout"`
+	// Raft timing (failover speed against false elections on busy boxes).
+	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
+	ElectionTimeout  time.Duration `yaml:"election_timeout"`
+}
+
+func defaultCluster() Cluster {
+	return Cluster{Bind: "127.0.0.1:7000", Bootstrap: true, LeaseTTL: 3 * time.Second, LeaseGrace: time.Second,
+		CallbackWithin: 2 * time.Minute, JoinTimeout: 2 * time.Minute,
+		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond}
 }
 
 // Calls are limits for every call.
@@ -99,6 +148,31 @@ type TTS struct {
 	URL      string `yaml:"url"`
 	APIKey   string `yaml:"api_key"`
 	Model    string `yaml:"model"`
+}
+
+// ASR selects the speech recognition engine used by flows.
+type ASR struct {
+	Engine  string        `yaml:"engine"` // pocketsphinx (default), vosk, funasr or openai
+	URL     string        `yaml:"url"`    // ws:// for vosk and funasr, http(s):// for openai
+	APIKey  string        `yaml:"api_key"`
+	Model   string        `yaml:"model"`
+	Binary  string        `yaml:"binary"`  // pocketsphinx: the pocketsphinx_continuous path
+	Timeout time.Duration `yaml:"timeout"` // wait for a final result after the caller stops; then no-input
+}
+
+// Flows configures dialogue flows run on calls.
+type Flows struct {
+	// Dir is where "flow": "name" in a call request is looked up
+	// (name, name.yaml or name.yml).
+	Dir string `yaml:"dir"`
+	// BargeInMinSpeech is how long a caller must speak to stop an
+	// interruptible prompt.
+	BargeInMinSpeech time.Duration `yaml:"barge_in_min_speech"`
+	// EndSilence ends a caller turn when the flow node sets none.
+	EndSilence time.Duration `yaml:"end_silence"`
+	// Queues maps transfer targets "queue:NAME" to a number dialled on the
+	// call's trunk or to a SIP URI.
+	Queues map[string]string `yaml:"queues"`
 }
 
 // Inbound is what the box does with a call arriving from a trunk.
@@ -135,17 +209,29 @@ type Watchdog struct {
 	Interval time.Duration `yaml:"interval"`
 }
 
+// Audio is the supervisor's headset at the box (local audio through
+// PortAudio; builds without the portaudio tag refuse enabled: true at
+// start-up with a clear error).
+type Audio struct {
+	Enabled bool   `yaml:"enabled"`
+	Input   string `yaml:"input"`  // microphone device name ("" default, "none" for no microphone)
+	Output  string `yaml:"output"` // earpiece device name ("" default, "none" for no earpiece)
+}
+
 // Default returns the configuration every file is layered over.
 func Default() Config {
 	return Config{
 		Box:      Box{ID: hostname(), DataDir: "/var/lib/callbox"},
 		Log:      Log{Level: "info", Format: "text"},
-		API:      API{Listen: "127.0.0.1:8080"},
+		API:      API{Listen: "127.0.0.1:8080", TLS: TLS{Mode: "auto"}},
+		Metrics:  Metrics{Enabled: true},
 		SIP:      SIP{ListenIP: "0.0.0.0", ListenPort: 5060, Transports: []string{"udp", "tcp"}, UserAgent: "callbox"},
 		Media:    Media{IP: "0.0.0.0", RTPPortMin: 20000, RTPPortMax: 30000, Record: true},
-		Cluster:  Cluster{Bind: "127.0.0.1:7000", Bootstrap: true},
+		Cluster:  defaultCluster(),
 		Calls:    Calls{RingTimeout: 30 * time.Second, MaxDuration: 10 * time.Minute, DrainTimeout: 60 * time.Second, DTMFTimeout: 8 * time.Second, MaxActive: 2000},
 		TTS:      TTS{Engine: "espeak", Voice: "en-us"},
+		ASR:      ASR{Engine: "pocketsphinx", Timeout: 4 * time.Second},
+		Flows:    Flows{Dir: "/etc/callbox/flows", BargeInMinSpeech: 200 * time.Millisecond, EndSilence: 500 * time.Millisecond},
 		Inbound:  Inbound{Prompt: "Thank you for calling back. Please enter your four digit reference, then the hash key.", MaxDigits: 4, DTMFTimeout: 10 * time.Second},
 		Watchdog: Watchdog{Interval: 5 * time.Second},
 	}
@@ -365,6 +451,17 @@ func (c *Config) validate(present func(key string) bool) Errors {
 	if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
 		bad("api.listen", "%q is not host:port", c.API.Listen)
 	}
+	switch c.API.TLS.Mode {
+	case "auto", "on", "off":
+	default:
+		bad("api.tls.mode", "%q is not one of auto, on, off", c.API.TLS.Mode)
+	}
+	if (c.API.TLS.Cert == "") != (c.API.TLS.Key == "") {
+		bad("api.tls.cert", "api.tls.cert and api.tls.key must be set together")
+	}
+	if c.API.TLS.Cert != "" && c.API.TLS.Mode == "off" {
+		bad("api.tls.mode", "is off but api.tls.cert is set; remove one of them")
+	}
 	if net.ParseIP(c.SIP.ListenIP) == nil {
 		bad("sip.listen_ip", "%q is not an IP address", c.SIP.ListenIP)
 	}
@@ -391,6 +488,28 @@ func (c *Config) validate(present func(key string) bool) Errors {
 	if _, _, err := net.SplitHostPort(c.Cluster.Bind); err != nil {
 		bad("cluster.bind", "%q is not host:port", c.Cluster.Bind)
 	}
+	if c.Cluster.Advertise != "" {
+		if h, _, err := net.SplitHostPort(c.Cluster.Advertise); err != nil {
+			bad("cluster.advertise", "%q is not host:port", c.Cluster.Advertise)
+		} else if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+			bad("cluster.advertise", "%q is an unspecified address; give one other boxes can reach", c.Cluster.Advertise)
+		}
+	}
+	if c.Cluster.LeaseTTL < 500*time.Millisecond || c.Cluster.LeaseTTL > 5*time.Minute {
+		bad("cluster.lease_ttl", "%v: want 500ms..5m", c.Cluster.LeaseTTL)
+	}
+	if c.Cluster.LeaseGrace < 0 || c.Cluster.LeaseGrace > 5*time.Minute {
+		bad("cluster.lease_grace", "%v: want 0..5m", c.Cluster.LeaseGrace)
+	}
+	if c.Cluster.CallbackWithin < 0 || c.Cluster.CallbackWithin > 24*time.Hour {
+		bad("cluster.callback_within", "%v: want 0..24h", c.Cluster.CallbackWithin)
+	}
+	if c.Cluster.JoinTimeout <= 0 {
+		bad("cluster.join_timeout", "must be a positive duration, got %v", c.Cluster.JoinTimeout)
+	}
+	if c.Cluster.HeartbeatTimeout < 50*time.Millisecond || c.Cluster.ElectionTimeout < c.Cluster.HeartbeatTimeout {
+		bad("cluster.heartbeat_timeout", "heartbeat %v must be >= 50ms and <= election_timeout %v", c.Cluster.HeartbeatTimeout, c.Cluster.ElectionTimeout)
+	}
 	positive := func(key string, d time.Duration) {
 		if d <= 0 {
 			bad(key, "must be a positive duration such as 30s, got %v", d)
@@ -411,6 +530,31 @@ func (c *Config) validate(present func(key string) bool) Errors {
 		}
 	default:
 		bad("tts.engine", "%q is not one of espeak, openai", c.TTS.Engine)
+	}
+	switch c.ASR.Engine {
+	case "pocketsphinx":
+	case "vosk", "funasr":
+		if !strings.HasPrefix(c.ASR.URL, "ws://") && !strings.HasPrefix(c.ASR.URL, "wss://") {
+			bad("asr.url", "must be a ws:// or wss:// URL when asr.engine is %s", c.ASR.Engine)
+		}
+	case "openai":
+		if !strings.HasPrefix(c.ASR.URL, "http://") && !strings.HasPrefix(c.ASR.URL, "https://") {
+			bad("asr.url", "must be an http:// or https:// URL when asr.engine is openai")
+		}
+	default:
+		bad("asr.engine", "%q is not one of pocketsphinx, vosk, funasr, openai", c.ASR.Engine)
+	}
+	positive("asr.timeout", c.ASR.Timeout)
+	if d := c.Flows.BargeInMinSpeech; d < 60*time.Millisecond || d > 2*time.Second {
+		bad("flows.barge_in_min_speech", "must be 60ms-2s, got %v", d)
+	}
+	if d := c.Flows.EndSilence; d < 100*time.Millisecond || d > 10*time.Second {
+		bad("flows.end_silence", "must be 100ms-10s, got %v", d)
+	}
+	for name, target := range c.Flows.Queues {
+		if name == "" || strings.TrimSpace(target) == "" {
+			bad("flows.queues", "queue %q needs a number or SIP URI", name)
+		}
 	}
 	if c.Inbound.MaxDigits < 0 || c.Inbound.MaxDigits > 64 {
 		bad("inbound.max_digits", "must be 0-64, got %d", c.Inbound.MaxDigits)

@@ -48,6 +48,9 @@ type Input struct {
 	NoInput    bool
 	Confidence float64  // ASR confidence in [0, 1]; 0 when unknown
 	Partials   []string // interim ASR hypotheses, for the transcript/debugging
+	// Emotion, when set, is the turn's emotion score in [-1, 1] computed by
+	// the IO (text and audio); nil lets the interpreter score the text.
+	Emotion *float64
 }
 
 // Turn is one transcript entry.

@@ -276,6 +276,9 @@ func (r *runner) listen(ctx context.Context, n *Node, mode ListenMode, maxDigits
 		t.Intent, t.Confidence = it.Name, it.Confidence
 		if in.Text != "" {
 			t.Emotion = EmotionScore(r.f.Language, in.Text)
+			if in.Emotion != nil {
+				t.Emotion = max(-1, min(1, *in.Emotion))
+			}
 			r.out.EmotionScores = append(r.out.EmotionScores, t.Emotion)
 		}
 	}

@@ -72,6 +72,7 @@ type Call struct {
 	cause        string                // guarded by mu
 	onInfoDTMF   func(media.DTMFEvent) // guarded by mu
 	ackCh        chan struct{}         // guarded by mu; closed on the ACK of our 200 (inbound)
+	referCh      chan int              // guarded by mu; sipfrag codes for a waiting Refer
 }
 
 func newCall(u *UA, t *trunk, info CallInfo, tag string) *Call {

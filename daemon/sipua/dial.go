@@ -67,7 +67,7 @@ func (u *UA) Dial(ctx context.Context, req DialRequest) (*Call, error) {
 	if u.draining.Load() {
 		return nil, dialErr(Failed, 0, ErrDraining.Error(), ErrDraining)
 	}
-	t := u.trunkByName[req.Trunk]
+	t := u.trunkNamed(req.Trunk)
 	if t == nil {
 		return nil, dialErr(Failed, 0, fmt.Sprintf("trunk %q is not configured", req.Trunk), ErrUnknownTrunk)
 	}

@@ -18,6 +18,7 @@ func (u *UA) registerHandlers() {
 	u.srv.OnCancel(u.guard(u.onCancel))
 	u.srv.OnOptions(u.guard(u.onOptions))
 	u.srv.OnInfo(u.guard(u.onInfo))
+	u.srv.OnNotify(u.guard(u.onNotify))
 	u.srv.OnNoRoute(u.guard(u.onOther))
 }
 

@@ -12,19 +12,20 @@ import (
 const maxOptionsWait = 5 * time.Second
 
 // optionsLoop pings trunk t every OptionsInterval. OptionsFailures
-// consecutive unanswered pings (or 503s) mark it down; one answer marks it up.
-func (u *UA) optionsLoop(t *trunk) {
-	defer u.wg.Done()
+// consecutive unanswered pings (or 503s) mark it down; one answer marks it
+// up. It stops when ctx (the trunk's run) is cancelled; its caller owns the
+// goroutine.
+func (u *UA) optionsLoop(ctx context.Context, t *trunk) {
 	log := u.log.With("trunk", t.cfg.Name)
 	for {
 		wait := t.cfg.OptionsInterval
 		if wait > maxOptionsWait {
 			wait = maxOptionsWait
 		}
-		ctx, cancel := context.WithTimeout(u.ctx, wait)
-		code, err := u.ping(ctx, t)
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		code, err := u.ping(pctx, t)
 		cancel()
-		if u.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
 		}
 		ok := err == nil && code != 503
@@ -50,7 +51,7 @@ func (u *UA) optionsLoop(t *trunk) {
 		}
 		select {
 		case <-u.after(t.cfg.OptionsInterval):
-		case <-u.ctx.Done():
+		case <-ctx.Done():
 			return
 		}
 	}

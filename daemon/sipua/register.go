@@ -40,19 +40,19 @@ func refreshAfter(granted time.Duration) time.Duration {
 	return d
 }
 
-// registerLoop keeps trunk t registered until the UA closes.
-func (u *UA) registerLoop(t *trunk) {
-	defer u.wg.Done()
+// registerLoop keeps trunk t registered until ctx (the trunk's run, a
+// child of the UA's) is cancelled. Its caller owns the goroutine.
+func (u *UA) registerLoop(ctx context.Context, t *trunk) {
 	log := u.log.With("trunk", t.cfg.Name)
 	failures := 0
 	for {
 		t.mu.Lock()
 		t.regState = RegRegistering
 		t.mu.Unlock()
-		ctx, cancel := context.WithTimeout(u.ctx, registerTimeout)
-		granted, err := u.register(ctx, t, t.cfg.RegisterExpiry)
+		rctx, cancel := context.WithTimeout(ctx, registerTimeout)
+		granted, err := u.register(rctx, t, t.cfg.RegisterExpiry)
 		cancel()
-		if u.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
 		}
 		var delay time.Duration
@@ -75,7 +75,7 @@ func (u *UA) registerLoop(t *trunk) {
 		}
 		select {
 		case <-u.after(delay):
-		case <-u.ctx.Done():
+		case <-ctx.Done():
 			return
 		}
 	}

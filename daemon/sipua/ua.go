@@ -28,8 +28,12 @@ type UA struct {
 	rand  func() float64
 	after func(time.Duration) <-chan time.Time
 
-	trunks      []*trunk
-	trunkByName map[string]*trunk
+	// The trunk set is replaced whole by UpdateTrunks (reload.go).
+	tmu         sync.RWMutex
+	trunks      []*trunk             // guarded by tmu
+	trunkByName map[string]*trunk    // guarded by tmu
+	runs        map[*trunk]*trunkRun // guarded by tmu: loops of started trunks
+	reloadMu    sync.Mutex           // serialises UpdateTrunks and Close
 
 	draining atomic.Bool
 
@@ -80,18 +84,11 @@ func New(cfg Config, deps Deps) (*UA, error) {
 		cfg: cfg, deps: deps,
 		log: deps.Logger.With("component", "sipua"), now: deps.Now, rand: deps.Rand, after: deps.After,
 		trunkByName: map[string]*trunk{},
+		runs:        map[*trunk]*trunkRun{},
 		calls:       map[string]*Call{},
 	}
 	for _, tc := range cfg.Trunks {
-		t := &trunk{cfg: tc, up: true, regState: RegUnregistered}
-		for _, name := range tc.Codecs {
-			c, _ := codecByName(name)
-			t.codecs = append(t.codecs, c)
-		}
-		for _, s := range tc.AllowedSources {
-			n, _ := parseSource(s)
-			t.allowed = append(t.allowed, n)
-		}
+		t := newTrunk(tc)
 		u.trunks = append(u.trunks, t)
 		u.trunkByName[tc.Name] = t
 	}
@@ -109,17 +106,9 @@ func (u *UA) Start(ctx context.Context) error {
 	u.started = true
 	u.mu.Unlock()
 
-	for _, t := range u.trunks {
-		if len(t.allowed) > 0 {
-			continue
-		}
-		ips, err := net.DefaultResolver.LookupIP(ctx, "ip", t.cfg.Host)
-		if err != nil {
-			return &ConfigError{Trunk: t.cfg.Name, Field: "Host", Msg: fmt.Sprintf("cannot resolve %q for AllowedSources: %v", t.cfg.Host, err)}
-		}
-		for _, ip := range ips {
-			n, _ := parseSource(ip.String())
-			t.allowed = append(t.allowed, n)
+	for _, t := range u.trunkList() {
+		if err := resolveAllowed(ctx, t); err != nil {
+			return err
 		}
 	}
 
@@ -202,16 +191,11 @@ func (u *UA) Start(ctx context.Context) error {
 	}
 	u.log.Info("SIP user agent listening", "ip", u.cfg.ListenIP, "port", u.port, "transports", u.cfg.Transports, "advertised", u.advIP.String())
 
+	u.tmu.Lock()
 	for _, t := range u.trunks {
-		if t.cfg.Auth == AuthRegister {
-			u.wg.Add(1)
-			go u.registerLoop(t)
-		}
-		if t.cfg.OptionsInterval > 0 {
-			u.wg.Add(1)
-			go u.optionsLoop(t)
-		}
+		u.startTrunk(t)
 	}
+	u.tmu.Unlock()
 	return nil
 }
 
@@ -280,6 +264,7 @@ func (u *UA) SetDraining(d bool) {
 // and stops every goroutine. It is idempotent.
 func (u *UA) Close() error {
 	u.closeOnce.Do(func() {
+		u.reloadMu.Lock() // a reload in progress finishes first; later ones see closed
 		u.mu.Lock()
 		started := u.started
 		u.closed = true
@@ -288,6 +273,7 @@ func (u *UA) Close() error {
 			calls = append(calls, c)
 		}
 		u.mu.Unlock()
+		u.reloadMu.Unlock()
 		if !started {
 			return
 		}
@@ -306,29 +292,12 @@ func (u *UA) Close() error {
 		wg.Wait()
 		u.cancel() // stops registration/OPTIONS loops
 		var errs []error
-		for _, t := range u.trunks {
-			if t.cfg.Auth != AuthRegister {
-				continue
+		for _, t := range u.trunkList() {
+			ctx, cancel := context.WithTimeout(context.Background(), unregisterTimeout)
+			if err := u.unregister(ctx, t); err != nil {
+				errs = append(errs, err)
 			}
-			t.mu.Lock()
-			reg := t.regState == RegRegistered
-			t.mu.Unlock()
-			if !reg {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			_, err := u.register(ctx, t, 0)
 			cancel()
-			t.mu.Lock()
-			t.regState = RegUnregistered
-			t.nextRefresh = time.Time{}
-			if err != nil {
-				t.lastErr = err.Error()
-			}
-			t.mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("unregister trunk %q: %w", t.cfg.Name, err))
-			}
 		}
 		for _, c := range u.closers {
 			c.Close()
@@ -343,8 +312,9 @@ func (u *UA) Close() error {
 
 // Trunks returns a status snapshot of every trunk, in configuration order.
 func (u *UA) Trunks() []TrunkStatus {
-	out := make([]TrunkStatus, 0, len(u.trunks))
-	for _, t := range u.trunks {
+	trunks := u.trunkList()
+	out := make([]TrunkStatus, 0, len(trunks))
+	for _, t := range trunks {
 		out = append(out, t.status())
 	}
 	return out
@@ -419,7 +389,7 @@ func (u *UA) trunkForSource(req *sip.Request) *trunk {
 	if ip == nil {
 		return nil
 	}
-	for _, t := range u.trunks {
+	for _, t := range u.trunkList() {
 		if t.allows(ip) {
 			return t
 		}

@@ -58,6 +58,7 @@ func (e *Espeak) Synthesize(ctx context.Context, text string, v Voice) ([]int16,
 	if timeout <= 0 {
 		timeout = espeakDefaultTimeout
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -78,8 +79,10 @@ func (e *Espeak) Synthesize(ctx context.Context, text string, v Voice) ([]int16,
 	switch {
 	case errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%w: %s: %v (install the espeak-ng package)", ErrEngineMissing, e.binary(), err)
+	case parent.Err() != nil:
+		return nil, fmt.Errorf("espeak-ng: %w", context.Cause(parent))
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("%w: espeak-ng after %v: %v", ErrTimeout, timeout, context.Cause(ctx))
+		return nil, fmt.Errorf("%w: espeak-ng took longer than %v", ErrTimeout, timeout)
 	case err != nil:
 		var pe *exec.Error
 		if errors.As(err, &pe) {

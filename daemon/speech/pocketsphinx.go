@@ -161,6 +161,7 @@ func (p *Pocketsphinx) decode(ctx context.Context, bin, hmm, dict, lm, grammar s
 	if timeout <= 0 {
 		timeout = defaultUtteranceTimeout
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	dir, err := os.MkdirTemp(p.TempDir, "callbox-asr-")
@@ -199,11 +200,10 @@ func (p *Pocketsphinx) decode(ctx context.Context, bin, hmm, dict, lm, grammar s
 	cmd.WaitDelay = time.Second
 	err = cmd.Run()
 	switch {
+	case parent.Err() != nil:
+		return "", context.Cause(parent)
 	case ctx.Err() != nil:
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) && context.Cause(ctx) == context.DeadlineExceeded {
-			return "", fmt.Errorf("%w: pocketsphinx after %v", ErrTimeout, timeout)
-		}
-		return "", context.Cause(ctx)
+		return "", fmt.Errorf("%w: pocketsphinx took longer than %v", ErrTimeout, timeout)
 	case errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist):
 		return "", fmt.Errorf("%w: %s: %v", ErrEngineMissing, bin, err)
 	case err != nil:

@@ -106,6 +106,13 @@ func TestEspeakTimeout(t *testing.T) {
 	if time.Since(start) > 5*time.Second {
 		t.Fatalf("timeout not enforced: %v", time.Since(start))
 	}
+	// The caller's cancellation is reported as such, not as an engine timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	e.Timeout = time.Minute
+	if _, err := e.Synthesize(ctx, "hi", Voice{}); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrTimeout) {
+		t.Fatalf("caller deadline: %v", err)
+	}
 }
 
 // countingSynth is a deterministic engine that counts its calls.

@@ -33,7 +33,9 @@ type prosodyMeter struct {
 	nVoiced int
 }
 
-func (m *prosodyMeter) reset() { *m = prosodyMeter{levels: m.levels[:0], voiced: m.voiced[:0], pitches: m.pitches[:0]} }
+func (m *prosodyMeter) reset() {
+	*m = prosodyMeter{levels: m.levels[:0], voiced: m.voiced[:0], pitches: m.pitches[:0]}
+}
 
 // add takes one frame of the utterance.
 func (m *prosodyMeter) add(r *frameRec) {

@@ -1,0 +1,501 @@
+package daemon
+
+// This file holds the campaign dialler: one loop with an injected clock
+// that, for every running campaign, picks due contacts in priority order,
+// skips those outside their calling window or on a DNC list, paces the
+// calls, commits a ClaimAttempt through Raft before the INVITE leaves,
+// places the call through the call manager and commits FinishAttempt with
+// the retry policy's outcome. On start it settles the attempts this box
+// left open when it last died.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"callbox/cluster"
+	"callbox/daemon/campaign"
+	"callbox/daemon/sipua"
+	"callbox/daemon/speech"
+	"callbox/media"
+)
+
+// AMDSettings asks the call manager to run answering-machine detection on
+// an answered campaign call.
+type AMDSettings struct {
+	Action  string // hangup | message | continue
+	Message string // for "message": spoken after the beep
+	Config  media.AMDConfig
+	// MaxWait bounds the wait for a verdict (default 3 s) and, for
+	// "message", for the beep after a machine verdict (default 20 s).
+	MaxWait, BeepWait time.Duration
+}
+
+// Dialler defaults.
+const (
+	diallerTick      = 250 * time.Millisecond
+	diallerBatch     = 200 // due contacts read per campaign per tick
+	diallerRingLimit = 30 * time.Second
+)
+
+// dialler runs campaigns. It owns one loop goroutine and one goroutine per
+// call in progress.
+type dialler struct {
+	box   string
+	log   *slog.Logger
+	node  *cluster.Node
+	calls *callManager
+	now   func() time.Time
+	tick  time.Duration
+
+	mu      sync.Mutex
+	pacers  map[string]*campaign.Pacer // guarded by mu; by campaign ID
+	dialing map[string]bool            // guarded by mu; contact keys with a call in flight
+	token   uint64                     // guarded by mu; last fencing token issued
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+func newDialler(box string, log *slog.Logger, node *cluster.Node, calls *callManager) *dialler {
+	return &dialler{box: box, log: log, node: node, calls: calls, now: time.Now, tick: diallerTick,
+		pacers: map[string]*campaign.Pacer{}, dialing: map[string]bool{}, stop: make(chan struct{})}
+}
+
+// startDialler recovers this box's open attempts and starts the loop.
+func startDialler(ctx context.Context, box string, log *slog.Logger, node *cluster.Node, calls *callManager) *dialler {
+	d := newDialler(box, log, node, calls)
+	if err := d.recover(ctx); err != nil {
+		log.Error("campaign crash recovery failed; dialler retries it before dialling", "err", err)
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.loop(ctx)
+	}()
+	return d
+}
+
+// Close stops the loop and waits for calls it placed to be settled.
+func (d *dialler) Close() {
+	d.once.Do(func() { close(d.stop) })
+	d.wg.Wait()
+}
+
+// recover settles attempts this box claimed but never finished (the box
+// died mid-call): an attempt whose call was answered is finished as
+// answered-box (the callee heard us: not redialled blindly); the others
+// are marked interrupted, which requeues the contact without another
+// dial now. It also aborts this box's staged, uncommitted imports.
+func (d *dialler) recover(ctx context.Context) error {
+	now := d.now()
+	open, err := d.node.OpenAttempts(d.box)
+	if err != nil {
+		return err
+	}
+	for _, a := range open {
+		rec, ok, err := d.node.CallRecord(a.ID)
+		if err != nil {
+			return err
+		}
+		if ok && !rec.AnswerAt.IsZero() {
+			_, err := d.node.Apply(ctx, cluster.FinishAttempt{AttemptID: a.ID, Disposition: campaign.DispAnsweredBox,
+				SIPCode: 200, At: now, Outcome: cluster.OutcomeDone})
+			if err != nil && !errors.Is(err, cluster.ErrAttemptNotOpen) {
+				return err
+			}
+		}
+	}
+	res, err := d.node.Apply(ctx, cluster.MarkInterrupted{Box: d.box, At: now})
+	if err != nil {
+		return err
+	}
+	if n, _ := res.(int); n > 0 || len(open) > 0 {
+		d.log.Warn("settled attempts left open by the last run", "open", len(open), "interrupted", n)
+	}
+	staged, err := d.node.StagedImports()
+	if err != nil {
+		return err
+	}
+	for _, id := range staged {
+		if strings.HasPrefix(id, importPrefix(d.box)) {
+			_, _ = d.node.Apply(ctx, cluster.AbortImport{ImportID: id})
+			d.log.Warn("aborted an import left staged by the last run", "import", id)
+		}
+	}
+	return nil
+}
+
+func importPrefix(box string) string { return "imp-" + box + "-" }
+
+func (d *dialler) loop(ctx context.Context) {
+	t := time.NewTicker(d.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.stop:
+			return
+		case <-t.C:
+		}
+		if !d.node.IsLeader() {
+			continue // followers do not dial in this release: one dialler per cluster
+		}
+		d.step(ctx)
+	}
+}
+
+// step makes one round of dial decisions over every running campaign and
+// returns how many calls it started.
+func (d *dialler) step(ctx context.Context) int {
+	camps, err := d.node.Campaigns()
+	if err != nil {
+		d.log.Error("list campaigns", "err", err)
+		return 0
+	}
+	started := 0
+	now := d.now()
+	for i := range camps {
+		k := &camps[i]
+		if k.State != cluster.CampaignRunning {
+			continue
+		}
+		if (!k.StartAt.IsZero() && now.Before(k.StartAt)) || (!k.EndAt.IsZero() && !now.Before(k.EndAt)) {
+			continue
+		}
+		started += d.stepCampaign(ctx, k, now)
+	}
+	return started
+}
+
+func (d *dialler) pacer(k *cluster.Campaign) *campaign.Pacer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.pacers[k.ID]
+	if p == nil {
+		p = campaign.NewPacer(k.Pacing.Mode, k.Pacing.MaxConcurrent, k.Pacing.CPS, k.Pacing.PerTrunk, k.Pacing.Agents, k.Pacing.AbandonCap)
+		d.pacers[k.ID] = p
+	}
+	return p
+}
+
+// candidate is one dial decision before its claim.
+type candidate struct {
+	contact cluster.Contact
+	trunk   string
+	variant cluster.Variant
+}
+
+// decide lists the contacts of k to dial now, in order, within pacing.
+// It places nothing; it is the part the benchmark measures.
+func (d *dialler) decide(k *cluster.Campaign, now time.Time, p *campaign.Pacer, due []cluster.Contact) []candidate {
+	cal, err := campaign.NewCalendar(k.Windows, k.Holidays)
+	if err != nil {
+		return nil
+	}
+	zones := func(c *cluster.Contact) []*time.Location { return campaign.Zones(k, c) }
+	campaign.Order(k, campaign.GoldenCalendar(k), due, now, zones)
+	var out []candidate
+	for i := range due {
+		c := &due[i]
+		if !cal.OpenAll(now, zones(c)) {
+			continue
+		}
+		trunk := campaign.TrunkFor(k, c.Attempts+1)
+		if trunk == "" && len(d.calls.cfg.Trunks) > 0 {
+			trunk = d.calls.cfg.Trunks[0].Name
+		}
+		if !p.Acquire(now, trunk) {
+			break
+		}
+		v, _ := campaign.PickVariant(k, c.ID)
+		out = append(out, candidate{contact: *c, trunk: trunk, variant: v})
+	}
+	return out
+}
+
+func (d *dialler) stepCampaign(ctx context.Context, k *cluster.Campaign, now time.Time) int {
+	p := d.pacer(k)
+	if p.Allowance(now) < 1 || d.calls.atCapacity() {
+		return 0
+	}
+	due, err := d.node.DueContacts(k.ID, now, diallerBatch)
+	if err != nil {
+		d.log.Error("due contacts", "campaign", k.ID, "err", err)
+		return 0
+	}
+	d.mu.Lock()
+	kept := due[:0]
+	for _, c := range due {
+		if !d.dialing[k.ID+"\x00"+c.ID] {
+			kept = append(kept, c)
+		}
+	}
+	d.mu.Unlock()
+	n := 0
+	for _, cand := range d.decide(k, now, p, kept) {
+		if d.calls.atCapacity() {
+			p.Release(now, cand.trunk, false, false, false)
+			continue
+		}
+		if d.dial(ctx, k, p, cand, now) {
+			n++
+		}
+	}
+	return n
+}
+
+func (d *dialler) nextToken(now time.Time) uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := uint64(now.UnixNano())
+	if t <= d.token {
+		t = d.token + 1
+	}
+	d.token = t
+	return t
+}
+
+func newAttemptID(now time.Time) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "att-" + now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// dial claims the contact through Raft, then places the call. The INVITE
+// never leaves without a committed claim.
+func (d *dialler) dial(ctx context.Context, k *cluster.Campaign, p *campaign.Pacer, cand candidate, now time.Time) bool {
+	c := cand.contact
+	id := newAttemptID(now)
+	_, err := d.node.Apply(ctx, cluster.ClaimAttempt{AttemptID: id, CampaignID: k.ID, ContactID: c.ID, Box: d.box,
+		Token: max(d.nextToken(now), c.Token+1), At: now, Trunk: cand.trunk, Variant: cand.variant.Name})
+	if err != nil {
+		p.Release(now, cand.trunk, false, false, false)
+		if errors.Is(err, cluster.ErrOutcomeUnknown) {
+			// The claim may have committed: MarkInterrupted on the next
+			// start settles it; never dial on an unknown outcome.
+			d.log.Warn("claim outcome unknown; not dialling", "campaign", k.ID, "contact", c.ID)
+		} else if !isRejection(err) {
+			d.log.Error("claim failed", "campaign", k.ID, "contact", c.ID, "err", err)
+		}
+		return false
+	}
+	key := k.ID + "\x00" + c.ID
+	d.mu.Lock()
+	d.dialing[key] = true
+	d.mu.Unlock()
+	req := CallRequest{
+		Number: c.Phone, Trunk: cand.trunk, CallerID: k.CallerID, Say: promptFor(k, &c),
+		CampaignID: k.ID, ContactID: c.ID, AttemptID: id, Variant: cand.variant.Name,
+		RingTimeout: diallerRingLimit,
+	}
+	if k.AMD.Enabled {
+		req.AMD = &AMDSettings{Action: k.AMD.Action, Message: k.AMD.Message}
+	}
+	var agent, abandoned bool
+	if p.Mode() != "agentless" {
+		req.OnAnswer = func() string {
+			if p.Answered(d.now()) {
+				agent = true
+				return ""
+			}
+			abandoned = true
+			if k.SafeHarbour != "" {
+				return k.SafeHarbour
+			}
+			return "Sorry, all our agents are busy. We will call you back later."
+		}
+	}
+	callID, done, err := d.calls.PlaceCall(context.WithoutCancel(ctx), req)
+	if err != nil {
+		d.log.Info("campaign call not placed", "campaign", k.ID, "contact", c.ID, "err", err)
+		d.finish(ctx, id, campaign.DispNotDialled, 0, k, &c, "")
+		p.Release(d.now(), cand.trunk, false, false, false)
+		d.mu.Lock()
+		delete(d.dialing, key)
+		d.mu.Unlock()
+		return false
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		<-done
+		rec, _, _ := d.node.CallRecord(callID)
+		disp := rec.Disposition
+		switch {
+		case rec.AMD == "machine" && k.AMD.Action != "continue":
+			disp = campaign.DispMachine
+		case abandoned:
+			disp = campaign.DispAbandoned
+		case rec.Outcome == campaign.OutcomeOptOut:
+			disp = campaign.DispOptOut
+		case rec.Outcome == campaign.OutcomeCallback:
+			disp = campaign.DispCallback
+		case disp == "":
+			disp = string(sipua.Failed)
+		}
+		answered := !rec.AnswerAt.IsZero()
+		d.finish(context.WithoutCancel(ctx), id, disp, rec.SIPCode, k, &c, rec.Tags["callback_at"])
+		p.Release(d.now(), cand.trunk, answered && rec.AMD != "machine", agent, abandoned)
+		d.mu.Lock()
+		delete(d.dialing, key)
+		d.mu.Unlock()
+	}()
+	d.log.Info("campaign call placed", "campaign", k.ID, "contact", c.ID, "attempt", id, "number", sipua.MaskNumber(c.Phone),
+		"trunk", cand.trunk, "variant", cand.variant.Name)
+	return true
+}
+
+// finish commits the attempt's result with the retry policy's outcome.
+func (d *dialler) finish(ctx context.Context, attemptID, disp string, code int, k *cluster.Campaign, c *cluster.Contact, callbackAt string) {
+	now := d.now()
+	var cb time.Time
+	if callbackAt != "" {
+		cb, _ = time.Parse(time.RFC3339, callbackAt)
+	}
+	dec := campaign.Decide(k, disp, c.Attempts+1, now, cb)
+	if code != 0 && (code < 100 || code > 699) {
+		code = 0
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	_, err := d.node.Apply(fctx, cluster.FinishAttempt{AttemptID: attemptID, Disposition: disp, SIPCode: code, At: now,
+		Outcome: dec.Outcome, NextAttemptAt: dec.Next})
+	if err != nil {
+		d.log.Error("attempt result not committed; settled as interrupted on next start", "attempt", attemptID, "err", err)
+	}
+}
+
+// promptFor is the text spoken on a campaign call: the campaign's prompt
+// with {name} and {profile keys} filled in.
+func promptFor(k *cluster.Campaign, c *cluster.Contact) string {
+	s := k.Prompt
+	if s == "" {
+		s = "Hello, this is an automated call."
+	}
+	if c.Name != "" {
+		s = strings.ReplaceAll(s, "{name}", c.Name)
+	}
+	for key, v := range c.Profile {
+		s = strings.ReplaceAll(s, "{"+key+"}", v)
+	}
+	return s
+}
+
+func isRejection(err error) bool {
+	for _, e := range []error{cluster.ErrDNC, cluster.ErrNotDue, cluster.ErrAlreadyClaimed, cluster.ErrMaxAttempts,
+		cluster.ErrStaleToken, cluster.ErrCampaignNotActive, cluster.ErrNotFound} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// atCapacity reports whether the box is at calls.max_active or draining.
+func (m *callManager) atCapacity() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.draining || len(m.active) >= m.cfg.Calls.MaxActive
+}
+
+// campaignAnswered runs on an answered campaign call before the prompt:
+// it commits the answer (so crash recovery knows the callee heard us),
+// runs AMD per the campaign's policy and asks the pacer for an agent. It
+// returns the prompt to play and stop=true when the call should end now.
+func (m *callManager) campaignAnswered(ctx context.Context, call *sipua.Call, st *callState, req CallRequest, rec *cluster.CallRecord, pcm []int16) ([]int16, bool) {
+	rec.AnswerAt = call.Info().AnswerAt
+	if rec.AnswerAt.IsZero() {
+		rec.AnswerAt = m.now()
+	}
+	if err := m.commit(ctx, *rec); err != nil {
+		m.log.Warn("answer not committed", "call", st.id, "err", err)
+	}
+	if req.AMD != nil && st.session != nil {
+		res := m.runAMD(ctx, call, st, req.AMD)
+		if res.Decision != media.AMDUndecided {
+			rec.AMD, rec.AMDDecisionMs, rec.AMDBeep = res.Decision.String(), res.At.Milliseconds(), res.Beep
+		}
+		if res.Decision == media.AMDMachine {
+			switch req.AMD.Action {
+			case "continue":
+			case "message":
+				msg, err := m.tts.Synthesize(ctx, req.AMD.Message, speechVoice(m, ""))
+				if err != nil {
+					return nil, true
+				}
+				return msg, false
+			default:
+				return nil, true
+			}
+		}
+	}
+	if req.OnAnswer != nil {
+		if alt := req.OnAnswer(); alt != "" {
+			msg, err := m.tts.Synthesize(ctx, alt, speechVoice(m, req.Voice))
+			if err == nil {
+				return msg, false
+			}
+		}
+	}
+	return pcm, false
+}
+
+// runAMD feeds the callee's audio to media.AMD until a verdict (bounded by
+// MaxWait); for the "message" action after a machine verdict it also waits
+// (bounded by BeepWait) for the beep, so the message lands on the tape.
+func (m *callManager) runAMD(ctx context.Context, call *sipua.Call, st *callState, s *AMDSettings) media.AMDResult {
+	maxWait, beepWait := s.MaxWait, s.BeepWait
+	if maxWait <= 0 {
+		maxWait = 6 * time.Second
+	}
+	if beepWait <= 0 {
+		beepWait = 20 * time.Second
+	}
+	amd := media.NewAMD(s.Config)
+	news := make(chan media.AMDResult, 4)
+	st.session.SetInboundSink(media.FrameSinkFunc(func(pcm []int16) error {
+		if res, ok := amd.Process(pcm); ok {
+			select {
+			case news <- res:
+			default:
+			}
+		}
+		return nil
+	}))
+	defer st.session.SetInboundSink(nil)
+	timer := time.NewTimer(maxWait)
+	defer timer.Stop()
+	var res media.AMDResult
+	for {
+		select {
+		case r := <-news:
+			res = r
+			if r.Decision != media.AMDMachine || s.Action != "message" || r.Beep {
+				return res
+			}
+			timer.Reset(beepWait) // machine: wait for the beep
+		case <-timer.C:
+			return res
+		case <-call.Done():
+			return res
+		case <-ctx.Done():
+			return res
+		}
+	}
+}
+
+// speechVoice is the TTS voice for campaign messages.
+func speechVoice(m *callManager, name string) speech.Voice {
+	if name == "" {
+		name = m.cfg.TTS.Voice
+	}
+	return speech.Voice{Name: name, Rate: m.cfg.TTS.Rate}
+}

@@ -1,0 +1,246 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"callbox/daemon/apiv1"
+	"callbox/daemon/config"
+	"callbox/sim"
+)
+
+// Closed-loop dialogue tests: the box in-process runs flows on calls to
+// the callee simulator (real SIP/RTP on loopback, real espeak-ng speech,
+// real pocketsphinx recognition constrained to the node's phrases).
+
+// agentPrefix routes warm-transfer agent legs to the simulator's "agent"
+// persona: it answers, listens in silence and hangs up after 9 s.
+const (
+	agentPrefix  = "+86139"
+	agentNumber  = "+8613900000001"
+	optoutNumber = "+8613700000007"
+)
+
+func needVoiceTools(t *testing.T) {
+	t.Helper()
+	for _, bin := range []string{"espeak-ng", "pocketsphinx_continuous"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s is not installed: run make deps", bin)
+		}
+	}
+}
+
+// startSim runs the callee simulator on a free port for the test.
+func startSim(t *testing.T) *sim.Server {
+	t.Helper()
+	personas := sim.DefaultPersonas()
+	// The built-in optout persona says two opt-out phrases in one breath,
+	// which the one-phrase JSGF grammar of the pocketsphinx adapter cannot
+	// match (it picks the closest single phrase); this one says one.
+	personas["optout-one"] = sim.Persona{Name: "optout-one", Kind: sim.KindAnswer, Say: []string{"Stop calling me."}}
+	personas["agent"] = sim.Persona{Name: "agent", Kind: sim.KindHangup, Silent: true, HangupAfter: 9 * time.Second, RingFor: 200 * time.Millisecond}
+	base := 47000 + (freePort(t)%50)*40
+	s, err := sim.New(sim.Config{Port: -1, RTPPortMin: base, RTPPortMax: base + 38, Personas: personas,
+		Rules: []sim.Rule{{Prefix: agentPrefix, Persona: "agent"}, {Prefix: optoutNumber, Persona: "optout-one"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := s.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); s.Close() })
+	return s
+}
+
+func simPort(t *testing.T, s *sim.Server) int {
+	t.Helper()
+	_, p, _ := strings.Cut(s.Addr(), ":")
+	var port int
+	if _, err := fmtSscan(p, &port); err != nil {
+		t.Fatalf("sim addr %q: %v", s.Addr(), err)
+	}
+	return port
+}
+
+// flowBox starts a box whose trunk is the simulator, with the test flows.
+func flowBox(t *testing.T, s *sim.Server, mutate func(*config.Config)) *box {
+	return startBox(t, simPort(t, s), func(c *config.Config) {
+		abs, _ := filepath.Abs("testdata/flows")
+		c.Flows.Dir = abs
+		c.Flows.Queues = map[string]string{"agents": agentNumber}
+		c.ASR.Timeout = 3 * time.Second
+		c.Calls.RingTimeout = 5 * time.Second
+		c.Calls.MaxDuration = 60 * time.Second
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+}
+
+func turnsOf(rec apiv1.CallRecord, who string) []apiv1.TranscriptTurn {
+	var out []apiv1.TranscriptTurn
+	for _, t := range rec.Transcript {
+		if t.Who == who {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func TestFlowCalls(t *testing.T) {
+	needVoiceTools(t)
+	s := startSim(t)
+	b := flowBox(t, s, nil)
+
+	cases := []struct {
+		name, number string
+		profile      map[string]string
+		check        func(t *testing.T, rec apiv1.CallRecord)
+	}{
+		{"yes-branch", "+861380000001", nil, func(t *testing.T, rec apiv1.CallRecord) {
+			if rec.Dialogue == nil || rec.Dialogue.Disposition != "converted" || rec.Outcome != "converted" || rec.Intent != "A" {
+				t.Fatalf("dialogue = %+v outcome %q intent %q, want converted/A", rec.Dialogue, rec.Outcome, rec.Intent)
+			}
+			callers := turnsOf(rec, "caller")
+			if len(callers) == 0 || callers[0].Intent != "yes" {
+				t.Fatalf("caller turns = %+v, want a yes", callers)
+			}
+		}},
+		{"dtmf-menu", "+861380000003", map[string]string{"mode": "menu"}, func(t *testing.T, rec apiv1.CallRecord) {
+			callers := turnsOf(rec, "caller")
+			if rec.Dialogue == nil || rec.Dialogue.Disposition != "converted" || len(callers) == 0 || callers[0].Digits != "1" {
+				t.Fatalf("dialogue = %+v, caller turns %+v; want key 1 → converted", rec.Dialogue, callers)
+			}
+		}},
+		{"optout-dnc", optoutNumber, nil, func(t *testing.T, rec apiv1.CallRecord) {
+			if rec.Dialogue == nil || !rec.Dialogue.OptOut || rec.Outcome != "opt_out" {
+				t.Fatalf("dialogue = %+v, want opt-out", rec.Dialogue)
+			}
+			if !isDNC(t, b, optoutNumber) {
+				t.Fatal("opted-out number is not on the global DNC list")
+			}
+		}},
+		{"angry-transferred", "+861380000006", nil, func(t *testing.T, rec apiv1.CallRecord) {
+			if rec.Dialogue == nil || !rec.Dialogue.Transferred || rec.Outcome != "transferred" {
+				t.Fatalf("dialogue = %+v, transcript %+v; want transferred", rec.Dialogue, rec.Transcript)
+			}
+			if rec.Dialogue.Tags["escalation"] != "emotion" || len(rec.Dialogue.EmotionScores) == 0 || rec.Dialogue.EmotionScores[0] >= -0.5 {
+				t.Fatalf("escalation %q, scores %v; want an emotion escalation", rec.Dialogue.Tags["escalation"], rec.Dialogue.EmotionScores)
+			}
+			var agent *sim.CallLog
+			for _, l := range s.Calls() {
+				if l.Number == agentNumber {
+					agent = &l
+				}
+			}
+			if agent == nil || agent.Status != 200 || agent.BoxSpeechMs < 1500 {
+				t.Fatalf("agent leg = %+v; want an answered agent who heard the summary", agent)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec, code, body := b.call(apiv1.PlaceCall{Number: tc.number, Flow: "voice-test.en", Profile: tc.profile})
+			if code != http.StatusOK {
+				t.Fatalf("POST /v1/calls: %d %s", code, body)
+			}
+			t.Logf("record: disposition %s outcome %s error %q", rec.Disposition, rec.Outcome, rec.Error)
+			for _, tr := range rec.Transcript {
+				t.Logf("  %-6s %-8s %q digits=%q intent=%s emotion=%.2f barged=%v noinput=%v", tr.Who, tr.Node, tr.Text, tr.Digits, tr.Intent, tr.Emotion, tr.BargedIn, tr.NoInput)
+			}
+			if rec.Flow == "" || len(rec.Transcript) == 0 || rec.Transcript[0].Who != "bot" || rec.Transcript[0].BargedIn {
+				t.Fatalf("flow %q transcript %+v: want the disclosure first, not interrupted", rec.Flow, rec.Transcript)
+			}
+			tc.check(t, rec)
+		})
+	}
+}
+
+func isDNC(t *testing.T, b *box, phone string) bool {
+	t.Helper()
+	resp, err := http.Get("http://" + b.api + "/v1/dnc?phone=" + url.QueryEscape(phone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var d apiv1.DNC
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.Listed
+}
+
+// An ASR engine that hangs mid-call (here a pocketsphinx binary that never
+// returns) never leaves dead air: each turn falls back to the no-input
+// path within end silence + asr.timeout, and the flow ends politely.
+func TestFlowCallASRHangsFallsBackToNoInput(t *testing.T) {
+	needVoiceTools(t)
+	hang := filepath.Join(t.TempDir(), "pocketsphinx_hangs")
+	if err := os.WriteFile(hang, []byte("#!/bin/sh\nexec sleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := startSim(t)
+	b := flowBox(t, s, func(c *config.Config) {
+		c.ASR.Binary = hang
+		c.ASR.Timeout = 1500 * time.Millisecond
+	})
+	rec, code, body := b.call(apiv1.PlaceCall{Number: "+861380000001", Flow: "voice-test.en"})
+	if code != http.StatusOK {
+		t.Fatalf("POST /v1/calls: %d %s", code, body)
+	}
+	for _, tr := range rec.Transcript {
+		t.Logf("  %-6s %-8s %q noinput=%v %s..%s", tr.Who, tr.Node, tr.Text, tr.NoInput, tr.Start.Format("05.000"), tr.End.Format("05.000"))
+	}
+	if rec.Dialogue == nil || rec.Dialogue.Disposition != "unresolved" {
+		t.Fatalf("dialogue = %+v, want unresolved after no-input turns", rec.Dialogue)
+	}
+	callers := turnsOf(rec, "caller")
+	if len(callers) < 2 {
+		t.Fatalf("caller turns = %+v, want two no-input turns", callers)
+	}
+	for i, tr := range rec.Transcript {
+		if tr.Who != "caller" {
+			continue
+		}
+		if !tr.NoInput {
+			t.Fatalf("turn %d = %+v, want no-input", i, tr)
+		}
+		if i+1 < len(rec.Transcript) {
+			// The box answers (no-input prompt or goodbye) promptly.
+			if gap := rec.Transcript[i+1].Start.Sub(tr.End); gap > time.Second {
+				t.Fatalf("dead air: %v between the caller turn and the box's reply", gap)
+			}
+		}
+		// speech (~2 s) + end silence + asr.timeout, never an endless wait
+		if d := tr.End.Sub(tr.Start); d > 8*time.Second {
+			t.Fatalf("caller turn %d lasted %v with the ASR hung", i, d)
+		}
+	}
+}
+
+// A bad flow is refused when the call is requested, naming file:line.
+func TestFlowCallBadFlowIs400(t *testing.T) {
+	b := startBox(t, freePort(t), func(c *config.Config) { c.Flows.Dir = "testdata/flows" })
+	_, code, body := b.call(apiv1.PlaceCall{Number: "+861380000001", Flow: "broken"})
+	if code != http.StatusBadRequest || !strings.Contains(body, "broken.yaml:9:11") || !strings.Contains(body, "unknown node") {
+		t.Fatalf("POST /v1/calls with a bad flow: %d %s; want 400 naming broken.yaml:9:11", code, body)
+	}
+	_, code, body = b.call(apiv1.PlaceCall{Number: "+861380000001", Flow: "no-such-flow"})
+	if code != http.StatusBadRequest || !strings.Contains(body, "no-such-flow") {
+		t.Fatalf("missing flow: %d %s; want 400", code, body)
+	}
+}
+
+func fmtSscan(s string, v *int) (int, error) { return fmt.Sscan(s, v) }

@@ -1,0 +1,5 @@
+package voice
+
+import "os"
+
+func osMkdirTemp() (string, error) { return os.MkdirTemp("", "callbox-voice-tts-*") }
