@@ -111,9 +111,9 @@ type Campaign struct {
 	AMD           AMDPolicy `json:",omitzero"`
 	Priority      Priority  `json:",omitzero"`
 	State         CampaignState
-	Counters         Counters
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	Counters      Counters
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // CreateCampaign creates a campaign in state created. Campaign.State and

@@ -60,7 +60,12 @@ trunks:
 	var proc *exec.Cmd
 	start := func() {
 		proc = exec.Command(bin, "--config", cfgPath)
-		proc.Stdout, proc.Stderr = nil, nil
+		lf, err := os.OpenFile(filepath.Join(dir, "callboxd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lf.Close()
+		proc.Stdout, proc.Stderr = lf, lf
 		if err := proc.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -145,5 +150,9 @@ trunks:
 	if done.Counters.Done+done.Counters.DNC != int64(contacts) {
 		t.Errorf("counters %+v: not every contact is final", done.Counters)
 	}
-	t.Logf("attempts %d (interrupted %d), far-end calls %v", done.Counters.Attempts, done.Counters.Interrupted, len(far))
+	if os.Getenv("CALLBOX_KEEP_LOG") != "" {
+		data, _ := os.ReadFile(filepath.Join(dir, "callboxd.log"))
+		_ = os.WriteFile(os.Getenv("CALLBOX_KEEP_LOG"), data, 0o644)
+	}
+	t.Logf("attempts %d (interrupted %d), dispositions %v, far-end calls per number %v", done.Counters.Attempts, done.Counters.Interrupted, done.Counters.Dispositions, far)
 }

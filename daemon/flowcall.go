@@ -228,6 +228,14 @@ func (m *callManager) runFlow(ctx context.Context, call *sipua.Call, st *callSta
 	}
 	fillDialogue(rec, out)
 	m.noteTimings(io.Timings())
+	for _, t := range io.Timings() {
+		if t.SpeechEnd.IsZero() || t.FirstRTP.IsZero() {
+			continue
+		}
+		log.Info("dialogue turn latency", "node", t.Node, "total", t.FirstRTP.Sub(t.SpeechEnd),
+			"endpoint", t.Endpoint.Sub(t.SpeechEnd), "asr", t.ASRDone.Sub(t.Endpoint), "intent", t.SayStart.Sub(t.ListenDone),
+			"tts", t.TTSDone.Sub(t.SayStart), "tts_cached", t.TTSCached, "media", t.FirstRTP.Sub(t.TTSDone))
+	}
 	if n := io.DroppedFrames(); n > 0 {
 		log.Warn("caller audio frames dropped by a slow listener", "frames", n)
 	}

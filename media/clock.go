@@ -1,8 +1,6 @@
 package media
 
 import (
-	"syscall"
-	"unsafe"
 	"errors"
 	"runtime"
 	"sync"
@@ -315,14 +313,8 @@ func (c *Clock) work(i int, sh *clockShard) {
 		if i == 0 {
 			c.noteTick(tickAt)
 		}
-		var cpu0, cpu1 syscall.Timespec
-		syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, 3, uintptr(unsafe.Pointer(&cpu0)), 0)
 		c.tickShard(sh, tickAt)
-		syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, 3, uintptr(unsafe.Pointer(&cpu1)), 0)
 		work := c.now().Sub(woke)
-		if work > 8*time.Millisecond || woke.Sub(deadline) > 3*time.Millisecond {
-			println("DBG", time.Now().Format("05.000"), "worker", i, "reg", c.registered.Load(), "late", woke.Sub(deadline).String(), "work", work.String(), "cpu", time.Duration(syscall.TimespecToNsec(cpu1)-syscall.TimespecToNsec(cpu0)).String())
-		}
 		storeMax(&c.maxWork, int64(work))
 		if work > c.period {
 			c.overruns.Add(1)

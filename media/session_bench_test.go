@@ -99,10 +99,14 @@ func BenchmarkClock500Sessions(b *testing.B) {
 		y.Start()
 		x.Play(loopSource())
 	}
+	ticks := make(tickSignal, 1)
+	clock.Register(ticks)
 	clock.Start()
-	time.Sleep(200 * time.Millisecond)
+	for range 10 { // warm up: latch, fill jitter buffers
+		<-ticks
+	}
 	for b.Loop() {
-		time.Sleep(20 * time.Millisecond)
+		<-ticks
 	}
 	b.StopTimer()
 	var h DeviationHistogram

@@ -31,10 +31,18 @@ Commands:
   demo [--contacts N]         run a box against the simulator with a sample campaign
   cluster init|token create|join|leave|remove|status
                               form and manage a cluster of boxes (see callboxctl cluster help)
+  users list|add|passwd|delete|token create|token list|token revoke
+                              manage users and API tokens (admin)
+  audit verify [--data-dir DIR | --file F]
+                              check the audit log offline (exit 3 when tampered)
+  audit show [--after SEQ] [--limit N]
+                              list audit entries
   version
 
 The API address comes from --api, else $CALLBOX_API, else http://127.0.0.1:8080.
 The token comes from --token, else $CALLBOX_TOKEN.
+For https:// addresses the box's certificate is trusted from --ca FILE, else
+$CALLBOX_CA, else /var/lib/callbox/tls/cert.pem when readable.
 `
 
 func main() {
@@ -43,17 +51,24 @@ func main() {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	api := &client{base: envOr("CALLBOX_API", "http://127.0.0.1:8080"), token: os.Getenv("CALLBOX_TOKEN")}
+	caFile := os.Getenv("CALLBOX_CA")
 	for len(args) > 0 {
 		switch {
 		case args[0] == "--api" && len(args) > 1:
 			api.base, args = args[1], args[2:]
 		case args[0] == "--token" && len(args) > 1:
 			api.token, args = args[1], args[2:]
+		case args[0] == "--ca" && len(args) > 1:
+			caFile, args = args[1], args[2:]
 		default:
 			goto dispatch
 		}
 	}
 dispatch:
+	if err := api.trustCA(caFile); err != nil { // tls.go
+		fmt.Fprintln(stderr, "callboxctl:", err)
+		return 2
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -84,6 +99,10 @@ dispatch:
 		return runDemo(rest, stdout, stderr)
 	case "cluster":
 		return runCluster(api, rest, stdout, stderr)
+	case "users":
+		return runUsers(api, rest, stdin, stdout, stderr)
+	case "audit":
+		return runAudit(api, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "callboxctl", version)
 		return 0

@@ -219,18 +219,14 @@ func FuzzVerify(f *testing.F) {
 	f.Add([]byte("\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rep, err := Verify(bytes.NewReader(data), testKey)
-		if err == nil && !bytes.Equal(data, bytes.Join(lines(t, writeTmp(t, data)), nil)) {
-			t.Fatal("verified data with a partial line")
+		if err == nil && len(data) > 0 && data[len(data)-1] != '\n' {
+			t.Fatal("verified data ending in a partial line")
 		}
 		if err != nil && !errors.Is(err, ErrTampered) {
 			t.Fatalf("non-tamper error from a reader that cannot fail: %v", err)
 		}
-		_ = rep
+		if err == nil && rep.Entries != bytes.Count(data, []byte("\n")) {
+			t.Fatalf("verified %d entries in %d lines", rep.Entries, bytes.Count(data, []byte("\n")))
+		}
 	})
-}
-
-func writeTmp(t *testing.T, data []byte) string {
-	p := filepath.Join(t.TempDir(), "x")
-	os.WriteFile(p, data, 0o600)
-	return p
 }

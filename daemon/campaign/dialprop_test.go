@@ -154,3 +154,33 @@ func TestPacerAbandonCapAndAgents(t *testing.T) {
 		t.Fatal("second answer must find no agent")
 	}
 }
+
+// BenchmarkDialDecisions measures the dialler's per-contact decision: order
+// 200 due contacts, window check in the callee's zone, pacing, variant.
+func BenchmarkDialDecisions(b *testing.B) {
+	k := testCampaign("b")
+	k.Variants = []cluster.Variant{{Name: "a", Weight: 1, FlowID: "f"}, {Name: "b", Weight: 1, FlowID: "g"}}
+	k.Priority = cluster.Priority{GoldenHours: []cluster.Window{{Start: "18:00", End: "20:00"}}, ValueBoost: 10}
+	due := make([]cluster.Contact, 200)
+	for i := range due {
+		p := fmt.Sprintf("+86138%08d", i)
+		due[i] = cluster.Contact{ID: ContactID(p), Phone: p, Value: float64(i % 17), Callback: i%13 == 0}
+	}
+	now := time.Date(2026, 3, 2, 4, 0, 0, 0, time.UTC) // 12:00 in Shanghai
+	b.ResetTimer()
+	decisions := 0
+	for i := 0; i < b.N; i++ {
+		cal, _ := NewCalendar(k.Windows, k.Holidays)
+		zones := func(c *cluster.Contact) []*time.Location { return Zones(&k, c) }
+		cs := append([]cluster.Contact(nil), due...)
+		Order(&k, GoldenCalendar(&k), cs, now, zones)
+		p := NewPacer("agentless", 1000, 1000, 0, 0, 0)
+		for j := range cs {
+			if cal.OpenAll(now, zones(&cs[j])) && p.Acquire(now, "t") {
+				PickVariant(&k, cs[j].ID)
+			}
+			decisions++
+		}
+	}
+	b.ReportMetric(float64(decisions)/b.Elapsed().Seconds(), "decisions/s")
+}

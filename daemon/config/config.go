@@ -210,8 +210,9 @@ type Watchdog struct {
 }
 
 // Audio is the supervisor's headset at the box (local audio through
-// PortAudio; builds without the portaudio tag refuse enabled: true at
-// start-up with a clear error).
+// PortAudio). A build without the portaudio tag, or a device that does not
+// open, logs one clear error at start-up and the box runs without the
+// headset; the console API then says why. Changing it needs a restart.
 type Audio struct {
 	Enabled bool   `yaml:"enabled"`
 	Input   string `yaml:"input"`  // microphone device name ("" default, "none" for no microphone)

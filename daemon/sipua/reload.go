@@ -152,12 +152,15 @@ func (u *UA) unregister(ctx context.Context, t *trunk) error {
 //   - a changed trunk is removed and added again with fresh state (calls
 //     already on it continue on the old settings and are not counted
 //     against the new MaxCalls);
-//   - a new trunk starts its loops.
+//   - a new trunk starts its loops (after the removed and changed ones
+//     have unregistered, so a changed trunk's new binding survives).
 //
 // It returns ErrClosed after Close. Unregistering failures are logged and
 // returned joined, after the new set is in force.
 func (u *UA) UpdateTrunks(ctx context.Context, trunks []TrunkConfig) (TrunkChanges, error) {
 	var ch TrunkChanges
+	u.reloadMu.Lock() // one reload at a time
+	defer u.reloadMu.Unlock()
 	probe := u.cfg
 	probe.Transports = append([]string(nil), u.cfg.Transports...)
 	probe.Trunks = append([]TrunkConfig(nil), trunks...)
@@ -165,8 +168,6 @@ func (u *UA) UpdateTrunks(ctx context.Context, trunks []TrunkConfig) (TrunkChang
 		return ch, err
 	}
 
-	u.reloadMu.Lock() // one reload at a time
-	defer u.reloadMu.Unlock()
 	u.mu.Lock()
 	started, closed := u.started, u.closed
 	u.mu.Unlock()
@@ -221,9 +222,6 @@ func (u *UA) UpdateTrunks(ctx context.Context, trunks []TrunkConfig) (TrunkChang
 			stops = append(stops, u.runs[o])
 			delete(u.runs, o)
 		}
-		for _, t := range fresh {
-			u.startTrunk(t)
-		}
 	}
 	u.tmu.Unlock()
 
@@ -249,6 +247,13 @@ func (u *UA) UpdateTrunks(ctx context.Context, trunks []TrunkConfig) (TrunkChang
 			}()
 		}
 		wg.Wait()
+		// New loops start only now: a changed registering trunk's new
+		// REGISTER must come after the old binding's Expires: 0.
+		u.tmu.Lock()
+		for _, t := range fresh {
+			u.startTrunk(t)
+		}
+		u.tmu.Unlock()
 	}
 	if !ch.Empty() {
 		u.log.Info("SIP trunks updated", "added", ch.Added, "removed", ch.Removed, "changed", ch.Changed, "unchanged", len(ch.Unchanged))
