@@ -125,3 +125,35 @@ func TestPortRangeNonLocalIP(t *testing.T) {
 		t.Fatalf("err = %v, want a bind error naming the address", err)
 	}
 }
+
+func TestPortRangeSessionSocketsSkipBusyPorts(t *testing.T) {
+	lo, hi := rtpFreeRange(t, 2)
+	p, err := NewPortRange(rtpLoopback, lo, hi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another process holds the first pair's RTCP port.
+	blocker, err := net.ListenUDP("udp", &net.UDPAddr{IP: rtpLoopback, Port: lo + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Close()
+	rtpSock, rtcpSock, err := p.listenSockets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rtpSock.port != lo+2 || rtcpSock.port != lo+3 {
+		t.Errorf("got %d/%d, want %d/%d", rtpSock.port, rtcpSock.port, lo+2, lo+3)
+	}
+	// The RTP port of the skipped pair was released again.
+	if c, err := net.ListenUDP("udp", &net.UDPAddr{IP: rtpLoopback, Port: lo}); err != nil {
+		t.Errorf("RTP port of the skipped pair still bound: %v", err)
+	} else {
+		c.Close()
+	}
+	if _, _, err := p.listenSockets(); !errors.Is(err, ErrNoFreePorts) {
+		t.Errorf("exhausted range: %v, want ErrNoFreePorts", err)
+	}
+	rtpSock.close()
+	rtcpSock.close()
+}

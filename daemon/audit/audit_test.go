@@ -230,3 +230,29 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestConcurrentAppends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l, err := Open(path, testKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	for g := 0; g < 8; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 25; i++ {
+				if _, err := l.Append(Entry{Actor: "w", Action: "x"}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		<-done
+	}
+	l.Close()
+	if rep, err := VerifyFile(path, testKey); err != nil || rep.Entries != 200 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+}

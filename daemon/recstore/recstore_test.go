@@ -272,3 +272,18 @@ func BenchmarkWrite(b *testing.B) {
 		w.Close()
 	}
 }
+
+func TestSweepEmptyPart(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"+Ext+".part"), nil, 0o600)
+	os.WriteFile(filepath.Join(dir, "b"+Ext+".part"), []byte("CBREC\x00\x01"), 0o600)
+	marked, err := Sweep(dir)
+	if err != nil || len(marked) != 2 {
+		t.Fatalf("Sweep = %v, %v", marked, err)
+	}
+	for _, m := range marked {
+		if !strings.HasSuffix(m, TruncatedExt) {
+			t.Errorf("%s not marked truncated", m)
+		}
+	}
+}

@@ -160,12 +160,8 @@ func Recover(part string) (string, error) {
 	}
 	info, err := Check(part)
 	target := base
-	switch {
-	case errors.Is(err, ErrTruncated):
-		target = strings.TrimSuffix(base, Ext) + TruncatedExt
-	case err != nil:
-		return "", err
-	case !info.Complete:
+	if err != nil || !info.Complete {
+		// Cut short (or damaged, or empty): keep every byte, marked.
 		target = strings.TrimSuffix(base, Ext) + TruncatedExt
 	}
 	if _, err := os.Lstat(target); err == nil {
@@ -181,6 +177,7 @@ func Recover(part string) (string, error) {
 // recording begins) and returns what it renamed.
 func Sweep(dir string) ([]string, error) {
 	var out []string
+	var errs []error
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
@@ -191,13 +188,14 @@ func Sweep(dir string) ([]string, error) {
 		if d.Type().IsRegular() && strings.HasSuffix(p, Ext+".part") {
 			np, rerr := Recover(p)
 			if rerr != nil {
-				return rerr
+				errs = append(errs, rerr) // one bad file does not stop the others
+				return nil
 			}
 			out = append(out, np)
 		}
 		return nil
 	})
-	return out, err
+	return out, errors.Join(append(errs, err)...)
 }
 
 var _ io.WriteCloser = (*Writer)(nil)
