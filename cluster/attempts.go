@@ -43,6 +43,9 @@ type Attempt struct {
 	// cut off by a box failure becomes a priority callback.
 	AnsweredAt time.Time `json:",omitzero"`
 	ResumeNode string    `json:",omitempty"`
+	// Result and IntentLevel are the dialogue's outcome (FinishAttempt).
+	Result      string `json:",omitempty"`
+	IntentLevel string `json:",omitempty"`
 }
 
 // ClaimAttempt reserves a contact for one dial by Box. It must be committed
@@ -67,6 +70,11 @@ type FinishAttempt struct {
 	At            time.Time
 	Outcome       string    // OutcomeRetry, OutcomeCallback, OutcomeDone, OutcomeDNC
 	NextAttemptAt time.Time // for retry/callback, computed by the caller
+	// Result is the dialogue flow's disposition (converted, refused,
+	// callback_requested, transferred, opt_out, ...) and IntentLevel its
+	// intent level (A-D, 0-5); empty for calls without a flow.
+	Result      string `json:",omitempty"`
+	IntentLevel string `json:",omitempty"`
 }
 
 // MarkInterrupted closes every attempt Box claimed without a result (the
@@ -122,6 +130,12 @@ func (c FinishAttempt) Validate() error {
 		return invalid("Outcome %q: want retry, callback, done, dnc or release", c.Outcome)
 	}
 	if err := checkTime("NextAttemptAt", c.NextAttemptAt); err != nil {
+		return err
+	}
+	if err := checkOptID("Result", c.Result); err != nil {
+		return err
+	}
+	if err := checkOptID("IntentLevel", c.IntentLevel); err != nil {
 		return err
 	}
 	return checkReqTime("At", c.At)
@@ -323,6 +337,7 @@ func applyFinishAttempt(t *tx, c *FinishAttempt) (any, error) {
 	a.SIPCode = c.SIPCode
 	a.Outcome = c.Outcome
 	a.NextAttemptAt = utc(c.NextAttemptAt)
+	a.Result, a.IntentLevel = c.Result, c.IntentLevel
 	if err := closeAttempt(t, a, c.Outcome, c.Disposition, c.NextAttemptAt, false); err != nil {
 		return nil, err
 	}

@@ -39,7 +39,41 @@ func (n *Node) NewFence(box string, ttl time.Duration, now func() time.Time) *Fe
 	if now == nil {
 		now = time.Now
 	}
-	return &Fence{node: n, box: box, ttl: ttl, window: n.cfg.HeartbeatTimeout / 2, now: now}
+	f := &Fence{node: n, box: box, ttl: ttl, window: n.cfg.HeartbeatTimeout / 2, now: now}
+	if box == n.ID() {
+		n.fence.mu.Lock()
+		n.fence.f = f
+		n.fence.mu.Unlock()
+	}
+	return f
+}
+
+// fenceSlot holds the node's own fence: the one made by NewFence for the
+// node's ID, renewed by the daemon's lease loop and consulted by its
+// dialler.
+type fenceSlot struct {
+	mu sync.Mutex
+	f  *Fence // guarded by mu
+}
+
+// LocalFence returns the fence last made with NewFence for this node's own
+// ID, or nil when there is none yet (the lease loop has not started).
+func (n *Node) LocalFence() *Fence {
+	n.fence.mu.Lock()
+	defer n.fence.mu.Unlock()
+	return n.fence.f
+}
+
+// Box is the box ID the fence guards.
+func (f *Fence) Box() string { return f.box }
+
+// MarkAnswered commits that attempt attemptID (holding token) was answered
+// at at; resumeNode is where a callback should resume the flow if the call
+// is cut off. It returns an error wrapping ErrStaleToken or
+// ErrAttemptNotOpen when the attempt was taken away from this box.
+func (f *Fence) MarkAnswered(ctx context.Context, attemptID string, token uint64, at time.Time, resumeNode string) error {
+	_, err := f.node.Apply(ctx, &MarkAnswered{AttemptID: attemptID, Token: token, At: at, ResumeNode: resumeNode})
+	return err
 }
 
 // BoxStatus is what a box reports with each lease renewal.

@@ -72,6 +72,7 @@ type Node struct {
 	layer *TLSLayer              // with Config.TLS; closed with ownTr
 	pool  fwdPool                // idle forward streams to the leader
 	joins joinTokens             // one-time join tokens issued here
+	fence fenceSlot              // this box's own fence (NewFence), for its dialler
 
 	stop chan struct{}
 	wg   sync.WaitGroup // background loop and Apply waiters

@@ -33,6 +33,10 @@ type CallRecord struct {
 	RTP RTPSummary
 
 	RecordingPath, RecordingBox string
+	// RecordingPauses are the intervals the recording held silence on both
+	// channels (an operator or the flow paused it while the caller read
+	// out card data).
+	RecordingPauses []RecordingPause `json:",omitempty"`
 
 	Error string
 	Tags  map[string]string
@@ -55,6 +59,21 @@ type CallRecord struct {
 	Dialogue   *FlowOutcome     `json:",omitempty"`
 	Transcript []TranscriptTurn `json:",omitempty"`
 }
+
+// RecordingPause is one interval of a recording replaced by silence.
+// OffsetMs and EndOffsetMs place it in the recording's timeline (media
+// ticks since the recording started), Start and End in wall-clock time;
+// an End that is zero means the call ended paused.
+type RecordingPause struct {
+	Start       time.Time
+	End         time.Time `json:",omitzero"`
+	OffsetMs    int64
+	EndOffsetMs int64  `json:",omitempty"`
+	By          string `json:",omitempty"` // "flow" or the operator's name
+}
+
+// MaxRecordingPauses bounds a record's pause list.
+const MaxRecordingPauses = 200
 
 // FlowOutcome is what a call's dialogue decided.
 type FlowOutcome struct {
@@ -151,7 +170,36 @@ func (c PutCallRecord) Validate() error {
 	if err := checkMap("Record.Tags", r.Tags); err != nil {
 		return err
 	}
+	if err := checkPauses(r.RecordingPauses); err != nil {
+		return err
+	}
 	return checkDialogue(r)
+}
+
+// checkPauses validates a record's recording pauses.
+func checkPauses(ps []RecordingPause) error {
+	if len(ps) > MaxRecordingPauses {
+		return invalid("Record.RecordingPauses has %d entries, limit %d", len(ps), MaxRecordingPauses)
+	}
+	for i, p := range ps {
+		name := fmt.Sprintf("Record.RecordingPauses[%d]", i)
+		if err := checkReqTime(name+".Start", p.Start); err != nil {
+			return err
+		}
+		if err := checkTime(name+".End", p.End); err != nil {
+			return err
+		}
+		if !p.End.IsZero() && p.End.Before(p.Start) {
+			return invalid("%s.End is before its Start", name)
+		}
+		if p.OffsetMs < 0 || p.EndOffsetMs < 0 || (p.EndOffsetMs != 0 && p.EndOffsetMs < p.OffsetMs) {
+			return invalid("%s offsets %d..%d ms are not an interval", name, p.OffsetMs, p.EndOffsetMs)
+		}
+		if err := checkText(name+".By", p.By); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkDialogue validates the flow fields of a record.

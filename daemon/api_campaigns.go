@@ -168,8 +168,11 @@ func (a *apiServer) handleImport(w http.ResponseWriter, r *http.Request) {
 		region = k.DefaultRegion
 	}
 	now := time.Now()
-	rep, err := campaign.Import(r.Context(), http.MaxBytesReader(w, r.Body, maxImportBody), a.node, campaign.ImportOptions{
-		CampaignID: id, ImportID: importPrefix(a.cfg.Box.ID) + newCallID(now), Region: region, Mode: mode,
+	importID := importPrefix(a.cfg.Box.ID) + newCallID(now)
+	prog := &importProgress{Store: a.node, m: a.sec.metrics, id: importID, length: r.ContentLength} // callbox_import_rows (metrics_hooks.go)
+	defer prog.finish()
+	rep, err := campaign.Import(r.Context(), prog.body(http.MaxBytesReader(w, r.Body, maxImportBody)), prog, campaign.ImportOptions{
+		CampaignID: id, ImportID: importID, Region: region, Mode: mode,
 		Encoding: q.Get("encoding"), At: now,
 	})
 	var mbe *http.MaxBytesError

@@ -47,6 +47,7 @@ func (a *apiServer) securityRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/audit", a.allow(auth.PermAuditRead, a.handleAudit))
 	mux.HandleFunc("GET /v1/audit/verify", a.allow(auth.PermAuditRead, a.handleAuditVerify))
 	mux.HandleFunc("GET /v1/calls/{id}/recording", a.allow(auth.PermRecordingsListen, a.handleRecording))
+	mux.HandleFunc("POST /v1/calls/{id}/recording/{action}", a.allow(recordingControlPerm, a.handleRecordingControl))
 	mux.HandleFunc("GET /v1/calls/{id}/transcript", a.allow(auth.PermTranscriptsRead, a.handleTranscript))
 	if a.sec.metrics != nil {
 		h := a.sec.metrics.Handler()

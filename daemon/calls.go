@@ -54,6 +54,13 @@ type CallRequest struct {
 	// OnAnswer, when set, is called once a live answer is known; a
 	// non-empty result replaces Say (the safe-harbour message).
 	OnAnswer func() string
+	// BeforeDial, when set, is called right before the INVITE leaves (the
+	// dialler's fencing check); an error ends the call undialled with
+	// disposition not-dialled and the error in the record.
+	BeforeDial func(ctx context.Context) error
+	// Answered, when set, is called once the answer is committed (the
+	// dialler marks its attempt answered).
+	Answered func(ctx context.Context, at time.Time)
 
 	// Flow, when set, runs that dialogue flow after answer instead of Say
 	// (see flowcall.go); Profile holds the contact's fields.
@@ -73,6 +80,7 @@ type callState struct {
 	recPath   string
 	session   *media.Session // set by the media factory
 	tap       *callTap       // headset tee and barge gate (console.go); nil without a headset; set under mu
+	gate      *recGate       // recording pause/resume (recpause.go); nil when not recording; set under mu
 	cancel    context.CancelFunc
 }
 
@@ -91,6 +99,7 @@ type callManager struct {
 	live    liveConfig      // reloadable configuration; read it through limits() (reload.go)
 	console *consoleManager // the supervisor's headset (console.go)
 	sec     *security       // recording encryption and metrics (security.go); nil: plaintext WAV, no metrics
+	events  *eventHub       // live call events and counters for GET /v1/events (api_events.go)
 
 	mu       sync.Mutex
 	active   map[string]*callState // guarded by mu
@@ -107,12 +116,14 @@ type callManager struct {
 
 func newCallManager(cfg *config.Config, log *slog.Logger, node *cluster.Node, tts speech.Synthesizer, clock *media.Clock, ports *media.PortRange) *callManager {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &callManager{
+	m := &callManager{
 		cfg: cfg, log: log, node: node, tts: tts, clock: clock, ports: ports,
 		now:     time.Now,
 		active:  map[string]*callState{},
 		stopCtx: ctx, stopCall: cancel,
 	}
+	m.events = newEventHub(nil, m.activeCount)
+	return m
 }
 
 // newCallID returns a sortable, unique call id.
@@ -196,6 +207,10 @@ func (m *callManager) PlaceCall(ctx context.Context, req CallRequest) (string, <
 		return "", nil, ErrBusy
 	}
 	m.active[st.id] = st
+	// Added under mu, where draining was checked: Close sets draining under
+	// mu before its Wait, so a call either sees draining or is waited for
+	// (an Add racing Wait at zero would let Close return under a live call).
+	m.wg.Add(1)
 	m.mu.Unlock()
 
 	rec := cluster.CallRecord{
@@ -205,22 +220,45 @@ func (m *callManager) PlaceCall(ctx context.Context, req CallRequest) (string, <
 	}
 	if err := m.commit(ctx, rec); err != nil {
 		m.forget(st.id)
+		m.wg.Done()
 		return "", nil, fmt.Errorf("commit call record: %w", err)
 	}
 
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.limits().Calls.MaxDuration)
-	st.cancel = cancel
+	m.mu.Lock()
+	st.cancel = cancel // read by hangupCall under mu
+	m.mu.Unlock()
 	stop := context.AfterFunc(m.stopCtx, cancel)
 	done := make(chan struct{})
-	m.wg.Add(1)
 	go func() {
-		defer m.wg.Done()
+		defer m.wg.Done() // added above
 		defer close(done)
 		defer stop()
 		defer cancel()
 		m.runOutbound(callCtx, st, req, rec)
 	}()
 	return st.id, done, nil
+}
+
+// dispNotDialled is the record's disposition of a call that BeforeDial
+// refused (campaign.DispNotDialled).
+const dispNotDialled = "not-dialled"
+
+// hangupCall ends live call id now: a call not yet answered is cancelled,
+// an answered one hung up with BYE. It reports whether the call was live.
+func (m *callManager) hangupCall(id string) bool {
+	m.mu.Lock()
+	st := m.active[id]
+	var cancel context.CancelFunc
+	if st != nil {
+		cancel = st.cancel
+	}
+	m.mu.Unlock()
+	if cancel == nil {
+		return false
+	}
+	cancel()
+	return true
 }
 
 func (m *callManager) forget(id string) {
@@ -242,6 +280,7 @@ func (m *callManager) commit(ctx context.Context, rec cluster.CallRecord) error 
 	start := time.Now()
 	_, err := m.node.Apply(ctx, cluster.PutCallRecord{Record: rec})
 	m.observeCommit(rec, time.Since(start), err) // metrics (metrics_hooks.go)
+	m.events.observe(rec)                        // GET /v1/events (api_events.go)
 	return err
 }
 
@@ -263,6 +302,13 @@ func (m *callManager) runOutbound(ctx context.Context, st *callState, req CallRe
 		return
 	}
 
+	if req.BeforeDial != nil {
+		if err := req.BeforeDial(ctx); err != nil {
+			rec.Disposition, rec.Error, rec.EndAt = dispNotDialled, "not dialled: "+err.Error(), m.now()
+			log.Warn("call not dialled: the fencing check refused it", "err", err)
+			return
+		}
+	}
 	call, err := m.ua.Dial(ctx, sipua.DialRequest{
 		Trunk: req.Trunk, Number: req.Number, CallerID: req.CallerID,
 		RingTimeout: req.RingTimeout, CallID: st.id,
@@ -284,6 +330,7 @@ func (m *callManager) runOutbound(ctx context.Context, st *callState, req CallRe
 	}
 	rec.Disposition, rec.SIPCode = string(sipua.Answered), 200
 	log.Info("call answered")
+	m.events.observe(rec)
 	if req.CampaignID != "" {
 		var stop bool
 		if pcm, stop = m.campaignAnswered(ctx, call, st, req, &rec, pcm); stop {
@@ -291,7 +338,7 @@ func (m *callManager) runOutbound(ctx context.Context, st *callState, req CallRe
 			return
 		}
 	}
-	if req.flow != nil {
+	if req.flow != nil && len(pcm) == 0 { // a campaign's AMD or safe-harbour message replaces the flow
 		m.runFlow(ctx, call, st, req, &rec)
 		m.finishCall(ctx, call, &rec)
 		return
@@ -400,6 +447,9 @@ func (m *callManager) closeMedia(st *callState, rec *cluster.CallRecord) {
 			_ = os.Remove(st.recPath) // nothing was heard: keep no empty file
 		} else {
 			rec.RecordingPath, rec.RecordingBox = st.recPath, m.cfg.Box.ID
+			if st.gate != nil {
+				rec.RecordingPauses = st.gate.intervals(m.now())
+			}
 		}
 	}
 }
@@ -433,6 +483,7 @@ func (m *callManager) newMedia(info sipua.CallInfo) (*media.Session, error) {
 		case st.dtmf <- ev:
 		default: // a caller hammering keys cannot block the media path
 		}
+		m.events.dtmf(st.id)
 	})
 	if m.cfg.Media.Record {
 		path := filepath.Join(m.cfg.Box.DataDir, "recordings", m.now().UTC().Format("2006/01/02"), info.ID+m.recordingExt())
@@ -445,10 +496,17 @@ func (m *callManager) newMedia(info sipua.CallInfo) (*media.Session, error) {
 			s.Close()
 			return nil, fmt.Errorf("recording: %w", err)
 		}
-		s.SetRecorder(r)
+		gate := newRecGate(r)
+		s.SetRecorder(gate)
+		m.mu.Lock()
+		st.gate = gate
+		m.mu.Unlock()
 		st.rec, st.recPath = r, path
 	}
 	m.tapMedia(st, s)
+	if st.tap != nil && st.gate != nil {
+		st.tap.rec = st.gate // the headset hears everything; the file pauses (the session has not started yet)
+	}
 	st.session = s
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"callbox/cluster"
+	"callbox/daemon/auth"
 )
 
 // clusterAPI serves /v1/cluster/*: status, join tokens, leave, remove.
@@ -23,9 +24,10 @@ type clusterAPI struct {
 func withCluster(h http.Handler, c *clusterAPI) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/cluster/status", c.api.auth(c.handleStatus))
-	mux.HandleFunc("POST /v1/cluster/tokens", c.api.auth(c.handleToken))
-	mux.HandleFunc("POST /v1/cluster/leave", c.api.auth(c.handleLeave))
-	mux.HandleFunc("POST /v1/cluster/remove", c.api.auth(c.handleRemove))
+	// Membership (join tokens, leave, remove) is the admin's (auth.PermClusterManage).
+	mux.HandleFunc("POST /v1/cluster/tokens", c.api.allow(auth.PermClusterManage, c.handleToken))
+	mux.HandleFunc("POST /v1/cluster/leave", c.api.allow(auth.PermClusterManage, c.handleLeave))
+	mux.HandleFunc("POST /v1/cluster/remove", c.api.allow(auth.PermClusterManage, c.handleRemove))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v1/cluster/") {
 			mux.ServeHTTP(w, r)

@@ -4,15 +4,30 @@ package daemon
 // that, for every running campaign, picks due contacts in priority order,
 // skips those outside their calling window or on a DNC list, paces the
 // calls, commits a ClaimAttempt through Raft before the INVITE leaves,
-// places the call through the call manager and commits FinishAttempt with
-// the retry policy's outcome. On start it settles the attempts this box
-// left open when it last died.
+// places the call through the call manager (running the campaign's or the
+// A/B variant's dialogue flow with the contact's profile, or speaking the
+// campaign prompt) and commits FinishAttempt with the retry policy's
+// outcome and the dialogue's result. On start it settles the attempts this
+// box left open when it last died.
+//
+// Fencing: the box dials only while its lease holds (cluster.Fence, renewed
+// by clusterRuntime). Fence.CheckDial runs after the claim and right before
+// the INVITE; the answer is committed with MarkAnswered; when the lease is
+// lost the dialler claims nothing and hangs up the calls it placed, before
+// the leader hands their contacts to another box (lease + grace).
+//
+// Only the leader dials in this release: it claims for itself, so a
+// cluster's dialling capacity is the leader's lines. cluster.PlanAssignments
+// (the leader spreading claims over boxes by free lines, each box dialling
+// the attempts claimed for it) is the next step; the fence already checks
+// the claiming box, not the leader.
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -38,15 +53,14 @@ type AMDSettings struct {
 
 // Dialler defaults.
 const (
-	diallerTick      = 250 * time.Millisecond
-	diallerBatch     = 200 // due contacts read per campaign per tick
-	diallerRingLimit = 30 * time.Second
+	diallerTick  = 250 * time.Millisecond
+	diallerBatch = 200 // due contacts read per campaign per tick
 )
 
 // dialler runs campaigns. It owns one loop goroutine and one goroutine per
 // call in progress.
 type dialler struct {
-	box   string
+	box   string // box.id, for import IDs; attempts belong to the raft node ID (the lease holder)
 	log   *slog.Logger
 	node  *cluster.Node
 	calls *callManager
@@ -56,7 +70,9 @@ type dialler struct {
 	mu      sync.Mutex
 	pacers  map[string]*campaign.Pacer // guarded by mu; by campaign ID
 	dialing map[string]bool            // guarded by mu; contact keys with a call in flight
+	live    map[string]bool            // guarded by mu; attempt (= call) IDs of calls in flight
 	token   uint64                     // guarded by mu; last fencing token issued
+	fenced  bool                       // guarded by mu; the lease was lost and not yet regained
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -65,7 +81,7 @@ type dialler struct {
 
 func newDialler(box string, log *slog.Logger, node *cluster.Node, calls *callManager) *dialler {
 	return &dialler{box: box, log: log, node: node, calls: calls, now: time.Now, tick: diallerTick,
-		pacers: map[string]*campaign.Pacer{}, dialing: map[string]bool{}, stop: make(chan struct{})}
+		pacers: map[string]*campaign.Pacer{}, dialing: map[string]bool{}, live: map[string]bool{}, stop: make(chan struct{})}
 }
 
 // startDialler recovers this box's open attempts and starts the loop.
@@ -95,7 +111,7 @@ func (d *dialler) Close() {
 // dial now. It also aborts this box's staged, uncommitted imports.
 func (d *dialler) recover(ctx context.Context) error {
 	now := d.now()
-	open, err := d.node.OpenAttempts(d.box)
+	open, err := d.node.OpenAttempts(d.node.ID())
 	if err != nil {
 		return err
 	}
@@ -112,7 +128,7 @@ func (d *dialler) recover(ctx context.Context) error {
 			}
 		}
 	}
-	res, err := d.node.Apply(ctx, cluster.MarkInterrupted{Box: d.box, At: now})
+	res, err := d.node.Apply(ctx, cluster.MarkInterrupted{Box: d.node.ID(), At: now})
 	if err != nil {
 		return err
 	}
@@ -134,6 +150,39 @@ func (d *dialler) recover(ctx context.Context) error {
 
 func importPrefix(box string) string { return "imp-" + box + "-" }
 
+// leaseHeld reports whether this box may dial: its fence (made by the lease
+// loop) holds a valid lease. On losing it, it hangs up every call the
+// dialler placed: the leader gives their contacts to another box after the
+// lease and its grace, and the callee must not be on two calls.
+func (d *dialler) leaseHeld() bool {
+	f := d.node.LocalFence()
+	ok := f != nil && f.Valid()
+	d.mu.Lock()
+	was := d.fenced
+	d.fenced = !ok
+	var hang []string
+	if !ok && !was {
+		for id := range d.live {
+			hang = append(hang, id)
+		}
+	}
+	d.mu.Unlock()
+	switch {
+	case !ok && !was:
+		if f == nil {
+			d.log.Warn("no lease loop yet: not dialling")
+			return false
+		}
+		d.log.Warn("lease lost: not dialling; hanging up campaign calls", "calls", len(hang), "lease_until", f.Until())
+		for _, id := range hang {
+			d.calls.hangupCall(id)
+		}
+	case ok && was:
+		d.log.Info("lease held: dialling again")
+	}
+	return ok
+}
+
 func (d *dialler) loop(ctx context.Context) {
 	t := time.NewTicker(d.tick)
 	defer t.Stop()
@@ -147,6 +196,9 @@ func (d *dialler) loop(ctx context.Context) {
 		}
 		if !d.node.IsLeader() {
 			continue // followers do not dial in this release: one dialler per cluster
+		}
+		if !d.leaseHeld() {
+			continue
 		}
 		d.step(ctx)
 	}
@@ -209,8 +261,8 @@ func (d *dialler) decide(k *cluster.Campaign, now time.Time, p *campaign.Pacer, 
 			continue
 		}
 		trunk := campaign.TrunkFor(k, c.Attempts+1)
-		if trunk == "" && len(d.calls.cfg.Trunks) > 0 {
-			trunk = d.calls.cfg.Trunks[0].Name
+		if trunks := d.calls.limits().Trunks; trunk == "" && len(trunks) > 0 {
+			trunk = trunks[0].Name
 		}
 		if !p.Acquire(now, trunk) {
 			break
@@ -273,9 +325,24 @@ func newAttemptID(now time.Time) string {
 // never leaves without a committed claim.
 func (d *dialler) dial(ctx context.Context, k *cluster.Campaign, p *campaign.Pacer, cand candidate, now time.Time) bool {
 	c := cand.contact
+	flowName := campaignFlow(k, cand.variant)
+	if flowName != "" {
+		if err := d.calls.checkFlow(flowName); err != nil {
+			p.Release(now, cand.trunk, false, false, false)
+			d.pauseCampaign(ctx, k, fmt.Sprintf("flow %q: %v", flowName, err))
+			return false
+		}
+	}
+	fence := d.node.LocalFence()
+	if fence == nil {
+		p.Release(now, cand.trunk, false, false, false)
+		return false
+	}
 	id := newAttemptID(now)
-	_, err := d.node.Apply(ctx, cluster.ClaimAttempt{AttemptID: id, CampaignID: k.ID, ContactID: c.ID, Box: d.box,
-		Token: max(d.nextToken(now), c.Token+1), At: now, Trunk: cand.trunk, Variant: cand.variant.Name})
+	token := max(d.nextToken(now), c.Token+1)
+	claimSent := d.now()
+	_, err := d.node.Apply(ctx, cluster.ClaimAttempt{AttemptID: id, CampaignID: k.ID, ContactID: c.ID, Box: fence.Box(),
+		Token: token, At: now, Trunk: cand.trunk, Variant: cand.variant.Name})
 	if err != nil {
 		p.Release(now, cand.trunk, false, false, false)
 		if errors.Is(err, cluster.ErrOutcomeUnknown) {
@@ -290,11 +357,23 @@ func (d *dialler) dial(ctx context.Context, k *cluster.Campaign, p *campaign.Pac
 	key := k.ID + "\x00" + c.ID
 	d.mu.Lock()
 	d.dialing[key] = true
+	d.live[id] = true
 	d.mu.Unlock()
 	req := CallRequest{
-		Number: c.Phone, Trunk: cand.trunk, CallerID: k.CallerID, Say: promptFor(k, &c),
+		Number: c.Phone, Trunk: cand.trunk, CallerID: k.CallerID,
 		CampaignID: k.ID, ContactID: c.ID, AttemptID: id, Variant: cand.variant.Name,
-		RingTimeout: diallerRingLimit,
+		// The INVITE leaves only if the fence still allows it.
+		BeforeDial: func(ctx context.Context) error { return fence.CheckDial(ctx, id, token, claimSent) },
+		Answered: func(ctx context.Context, at time.Time) {
+			if err := fence.MarkAnswered(ctx, id, token, at, ""); err != nil {
+				d.log.Warn("answer not marked on the attempt", "attempt", id, "err", err)
+			}
+		},
+	}
+	if flowName != "" {
+		req.Flow, req.Profile = flowName, contactProfile(&c)
+	} else {
+		req.Say = promptFor(k, &c)
 	}
 	if k.AMD.Enabled {
 		req.AMD = &AMDSettings{Action: k.AMD.Action, Message: k.AMD.Message}
@@ -315,11 +394,16 @@ func (d *dialler) dial(ctx context.Context, k *cluster.Campaign, p *campaign.Pac
 	}
 	callID, done, err := d.calls.PlaceCall(context.WithoutCancel(ctx), req)
 	if err != nil {
-		d.log.Info("campaign call not placed", "campaign", k.ID, "contact", c.ID, "err", err)
-		d.finish(ctx, id, campaign.DispNotDialled, 0, k, &c, "")
+		disp := campaign.DispNotDialled // busy or draining: the contact goes back
+		if errors.Is(err, ErrBadRequest) {
+			disp = campaign.DispInvalid // this contact's request cannot succeed
+		}
+		d.log.Info("campaign call not placed", "campaign", k.ID, "contact", c.ID, "disposition", disp, "err", err)
+		d.finish(ctx, id, disp, 0, k, &c, "", "", "")
 		p.Release(d.now(), cand.trunk, false, false, false)
 		d.mu.Lock()
 		delete(d.dialing, key)
+		delete(d.live, id)
 		d.mu.Unlock()
 		return false
 	}
@@ -328,33 +412,97 @@ func (d *dialler) dial(ctx context.Context, k *cluster.Campaign, p *campaign.Pac
 		defer d.wg.Done()
 		<-done
 		rec, _, _ := d.node.CallRecord(callID)
-		disp := rec.Disposition
-		switch {
-		case rec.AMD == "machine" && k.AMD.Action != "continue":
-			disp = campaign.DispMachine
-		case abandoned:
-			disp = campaign.DispAbandoned
-		case rec.Outcome == campaign.OutcomeOptOut:
-			disp = campaign.DispOptOut
-		case rec.Outcome == campaign.OutcomeCallback:
-			disp = campaign.DispCallback
-		case disp == "":
-			disp = string(sipua.Failed)
-		}
+		disp := attemptDisposition(rec, k, abandoned)
 		answered := !rec.AnswerAt.IsZero()
-		d.finish(context.WithoutCancel(ctx), id, disp, rec.SIPCode, k, &c, rec.Tags["callback_at"])
+		d.finish(context.WithoutCancel(ctx), id, disp, rec.SIPCode, k, &c, callbackAt(rec), rec.Outcome, rec.Intent)
 		p.Release(d.now(), cand.trunk, answered && rec.AMD != "machine", agent, abandoned)
 		d.mu.Lock()
 		delete(d.dialing, key)
+		delete(d.live, id)
 		d.mu.Unlock()
 	}()
 	d.log.Info("campaign call placed", "campaign", k.ID, "contact", c.ID, "attempt", id, "number", sipua.MaskNumber(c.Phone),
-		"trunk", cand.trunk, "variant", cand.variant.Name)
+		"trunk", cand.trunk, "variant", cand.variant.Name, "flow", flowName)
 	return true
 }
 
+// attemptDisposition is the attempt's disposition from its call record:
+// the SIP disposition, or what AMD, the pacer or the dialogue made of it.
+func attemptDisposition(rec cluster.CallRecord, k *cluster.Campaign, abandoned bool) string {
+	switch {
+	case rec.Disposition == dispNotDialled:
+		return campaign.DispNotDialled // fenced before the INVITE: the contact goes back
+	case rec.AMD == "machine" && k.AMD.Action != "continue":
+		return campaign.DispMachine
+	case abandoned:
+		return campaign.DispAbandoned
+	}
+	switch campaign.RecordOutcome(rec) {
+	case campaign.OutcomeOptOut:
+		return campaign.DispOptOut
+	case campaign.OutcomeCallback:
+		return campaign.DispCallback
+	}
+	if rec.Disposition == "" {
+		return string(sipua.Failed)
+	}
+	return rec.Disposition
+}
+
+// callbackAt is the time the callee asked to be called back (RFC 3339),
+// from the record's tags or the dialogue's callback_at slot.
+func callbackAt(rec cluster.CallRecord) string {
+	if v := rec.Tags["callback_at"]; v != "" {
+		return v
+	}
+	if d := rec.Dialogue; d != nil {
+		return d.Slots["callback_at"]
+	}
+	return ""
+}
+
+// campaignFlow is the dialogue flow an attempt runs: the A/B variant's
+// flow, else the campaign's; "" for prompt-only campaigns.
+func campaignFlow(k *cluster.Campaign, v cluster.Variant) string {
+	f := v.FlowID
+	if f == "" {
+		f = k.FlowID
+	}
+	if f == campaign.PromptFlow {
+		return ""
+	}
+	return f
+}
+
+// contactProfile is the flow profile of a contact: its profile fields and
+// its name (a profile field "name" wins over the name column).
+func contactProfile(c *cluster.Contact) map[string]string {
+	p := make(map[string]string, len(c.Profile)+1)
+	if c.Name != "" {
+		p["name"] = c.Name
+	}
+	for k, v := range c.Profile {
+		p[k] = v
+	}
+	return p
+}
+
+// pauseCampaign pauses k because of a problem no contact can get past (its
+// flow is missing or invalid), with the reason in the campaign's history.
+func (d *dialler) pauseCampaign(ctx context.Context, k *cluster.Campaign, reason string) {
+	if len(reason) > 500 {
+		reason = reason[:500]
+	}
+	d.log.Error("campaign paused: its calls cannot run", "campaign", k.ID, "reason", reason)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := d.node.Apply(pctx, cluster.SetCampaignState{ID: k.ID, State: cluster.CampaignPaused, At: d.now(), Reason: reason}); err != nil {
+		d.log.Error("campaign not paused", "campaign", k.ID, "err", err)
+	}
+}
+
 // finish commits the attempt's result with the retry policy's outcome.
-func (d *dialler) finish(ctx context.Context, attemptID, disp string, code int, k *cluster.Campaign, c *cluster.Contact, callbackAt string) {
+func (d *dialler) finish(ctx context.Context, attemptID, disp string, code int, k *cluster.Campaign, c *cluster.Contact, callbackAt, result, intent string) {
 	now := d.now()
 	var cb time.Time
 	if callbackAt != "" {
@@ -367,7 +515,7 @@ func (d *dialler) finish(ctx context.Context, attemptID, disp string, code int, 
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	_, err := d.node.Apply(fctx, cluster.FinishAttempt{AttemptID: attemptID, Disposition: disp, SIPCode: code, At: now,
-		Outcome: dec.Outcome, NextAttemptAt: dec.Next})
+		Outcome: dec.Outcome, NextAttemptAt: dec.Next, Result: result, IntentLevel: intent})
 	if err != nil {
 		d.log.Error("attempt result not committed; settled as interrupted on next start", "attempt", attemptID, "err", err)
 	}
@@ -403,7 +551,7 @@ func isRejection(err error) bool {
 func (m *callManager) atCapacity() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.draining || len(m.active) >= m.cfg.Calls.MaxActive
+	return m.draining || len(m.active) >= m.limits().Calls.MaxActive
 }
 
 // campaignAnswered runs on an answered campaign call before the prompt:
@@ -417,6 +565,9 @@ func (m *callManager) campaignAnswered(ctx context.Context, call *sipua.Call, st
 	}
 	if err := m.commit(ctx, *rec); err != nil {
 		m.log.Warn("answer not committed", "call", st.id, "err", err)
+	}
+	if req.Answered != nil {
+		req.Answered(ctx, rec.AnswerAt)
 	}
 	if req.AMD != nil && st.session != nil {
 		res := m.runAMD(ctx, call, st, req.AMD)
@@ -494,8 +645,9 @@ func (m *callManager) runAMD(ctx context.Context, call *sipua.Call, st *callStat
 
 // speechVoice is the TTS voice for campaign messages.
 func speechVoice(m *callManager, name string) speech.Voice {
+	lim := m.limits()
 	if name == "" {
-		name = m.cfg.TTS.Voice
+		name = lim.TTS.Voice
 	}
-	return speech.Voice{Name: name, Rate: m.cfg.TTS.Rate}
+	return speech.Voice{Name: name, Rate: lim.TTS.Rate}
 }

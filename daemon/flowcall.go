@@ -41,7 +41,7 @@ func (m *callManager) synthPrompt(ctx context.Context, req CallRequest) ([]int16
 	if req.flow != nil {
 		return nil, nil
 	}
-	return m.tts.Synthesize(ctx, req.Say, speech.Voice{Name: req.Voice, Rate: m.cfg.TTS.Rate})
+	return m.tts.Synthesize(ctx, req.Say, speech.Voice{Name: req.Voice, Rate: m.limits().TTS.Rate})
 }
 
 // transferTimeout bounds a blind transfer's wait for the final NOTIFY.
@@ -80,6 +80,18 @@ func flowPath(cfg *config.Config, name string) (string, error) {
 	return "", fmt.Errorf("flow %q: no file %s, %s.yaml or %s.yml in flows.dir %s", name, name, name, name, cfg.Flows.Dir)
 }
 
+// checkFlow loads flow name as a call would, without a profile: the
+// dialler pauses a campaign whose flow is missing or invalid instead of
+// failing each of its contacts.
+func (m *callManager) checkFlow(name string) error {
+	path, err := flowPath(m.limits(), name)
+	if err != nil {
+		return err
+	}
+	_, err = flow.Load(path)
+	return err
+}
+
 // flowWarmer remembers which flow versions had their static prompts
 // rendered, so each is warmed once.
 type flowWarmer struct {
@@ -93,7 +105,7 @@ func (m *callManager) loadFlow(req *CallRequest) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
 	}
-	path, err := flowPath(m.cfg, req.Flow)
+	path, err := flowPath(m.limits(), req.Flow)
 	if err != nil {
 		return bad("%v", err)
 	}
@@ -118,12 +130,13 @@ func (m *callManager) loadFlow(req *CallRequest) error {
 
 // flowVoice is the TTS voice of a flow's prompts.
 func (m *callManager) flowVoice(f *flow.Flow, reqVoice string) speech.Voice {
-	v := speech.Voice{Name: reqVoice, Rate: m.cfg.TTS.Rate}
+	lim := m.limits() // tts.voice and tts.rate reload (SIGHUP)
+	v := speech.Voice{Name: reqVoice, Rate: lim.TTS.Rate}
 	if v.Name == "" {
 		if f.Language == flow.LangZH {
 			v.Name = speech.VoiceFor("zh").Name
 		} else {
-			v.Name = m.cfg.TTS.Voice
+			v.Name = lim.TTS.Voice
 		}
 	}
 	return v
@@ -200,6 +213,7 @@ func (m *callManager) runFlow(ctx context.Context, call *sipua.Call, st *callSta
 	log := m.log.With("call", st.id, "number", sipua.MaskNumber(req.Number), "flow", req.flow.Name)
 	f := req.flow
 	rec.Flow = f.File
+	lim := m.limits()
 	io, err := voice.New(voice.Config{
 		Session: call.Media(), TTS: m.tts, Voice: m.flowVoice(f, req.Voice), ASR: m.asr, Lang: f.Language,
 		DTMF: st.dtmf, Done: call.Done(),
@@ -208,9 +222,11 @@ func (m *callManager) runFlow(ctx context.Context, call *sipua.Call, st *callSta
 		Transfer: func(ctx context.Context, mode, target, summary string) error {
 			return m.transfer(ctx, call, req, mode, target, summary, rec)
 		},
-		BargeInMinSpeech: m.cfg.Flows.BargeInMinSpeech,
-		EndSilence:       m.cfg.Flows.EndSilence,
-		ASRTimeout:       m.cfg.ASR.Timeout,
+		BargeInMinSpeech: lim.Flows.BargeInMinSpeech,
+		EndSilence:       lim.Flows.EndSilence,
+		ASRTimeout:       lim.ASR.Timeout,
+		OnRecognized:     m.observeASR,
+		SetRecording:     func(paused bool) error { return m.setRecording(st.id, paused, "flow") },
 		Log:              log,
 	})
 	if err != nil {
@@ -284,13 +300,13 @@ func (m *callManager) optOut(ctx context.Context, number, callID string, rec *cl
 func (m *callManager) resolveTarget(trunkName, target string) (number, uri string, err error) {
 	t := strings.TrimSpace(target)
 	if q, ok := strings.CutPrefix(t, "queue:"); ok || !strings.Contains(t, ":") {
-		v, found := m.cfg.Flows.Queues[q]
+		v, found := m.limits().Flows.Queues[q]
 		if !found {
 			return "", "", fmt.Errorf("%w: %q", ErrUnknownQueue, q)
 		}
 		t = strings.TrimSpace(v)
 	}
-	tr, _ := m.cfg.Trunk(trunkName)
+	tr, _ := m.limits().Trunk(trunkName)
 	switch {
 	case strings.HasPrefix(t, "sip:") || strings.HasPrefix(t, "sips:"):
 		user := strings.TrimPrefix(strings.TrimPrefix(t, "sips:"), "sip:")

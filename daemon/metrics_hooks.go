@@ -5,9 +5,12 @@ package daemon
 
 import (
 	"context"
+	"io"
+	"sync/atomic"
 	"time"
 
 	"callbox/cluster"
+	"callbox/daemon/campaign"
 	"callbox/daemon/metrics"
 	"callbox/daemon/recstore"
 	"callbox/daemon/speech"
@@ -63,6 +66,64 @@ func (m *callManager) observeCommit(rec cluster.CallRecord, took time.Duration, 
 		mx.Recording(true)
 	}
 }
+
+// observeASR feeds callbox_asr_latency_seconds after each recognised
+// caller turn (from the endpoint to the final result); failed or timed-out
+// recognitions are not latencies and are left out.
+func (m *callManager) observeASR(took time.Duration, failed bool) {
+	if failed {
+		return
+	}
+	m.metrics().ASRLatency(m.cfg.ASR.Engine, took)
+}
+
+// importProgress reports a running contact import to callbox_import_rows:
+// rows staged so far and the file's estimated total (from the bytes read
+// and the body's length), then removes the series when the import ends.
+type importProgress struct {
+	campaign.Store
+	m        *metrics.Metrics
+	id       string
+	length   int64 // request body length; <= 0 unknown
+	read     atomic.Int64
+	rows     atomic.Int64
+	finished atomic.Bool
+}
+
+// Apply passes the command on and, for each staged chunk, updates the
+// progress series.
+func (p *importProgress) Apply(ctx context.Context, c cluster.Command) (any, error) {
+	res, err := p.Store.Apply(ctx, c)
+	if ch, ok := c.(cluster.ImportChunk); ok && err == nil {
+		done := p.rows.Add(int64(len(ch.Contacts)))
+		total := done
+		if read := p.read.Load(); p.length > 0 && read > 0 && read < p.length {
+			total = done * p.length / read
+		}
+		p.m.ImportProgress(p.id, done, max(total, done))
+	}
+	return res, err
+}
+
+// body counts the bytes the importer reads.
+func (p *importProgress) body(r io.Reader) io.Reader {
+	return readerFunc(func(b []byte) (int, error) {
+		n, err := r.Read(b)
+		p.read.Add(int64(n))
+		return n, err
+	})
+}
+
+// finish removes the import's series. Idempotent.
+func (p *importProgress) finish() {
+	if p.finished.CompareAndSwap(false, true) {
+		p.m.ImportFinished(p.id)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(b []byte) (int, error) { return f(b) }
 
 // timedSynth measures every synthesis for callbox_tts_latency_seconds.
 type timedSynth struct {

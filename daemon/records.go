@@ -26,6 +26,10 @@ func recordView(r cluster.CallRecord) apiv1.CallRecord {
 		AMD: r.AMD, AMDDecisionMs: r.AMDDecisionMs, AMDBeep: r.AMDBeep, Outcome: r.Outcome, Intent: r.Intent,
 	}
 	dialogueView(r, &out)
+	for _, p := range r.RecordingPauses { // recpause.go
+		out.RecordingPauses = append(out.RecordingPauses, apiv1.RecordingPause{Start: p.Start, End: optTime(p.End),
+			OffsetMs: p.OffsetMs, EndOffsetMs: p.EndOffsetMs, By: p.By})
+	}
 	return out
 }
 

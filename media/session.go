@@ -96,8 +96,8 @@ type playback struct {
 // records and sends RTCP reports, all on the tick. Stats drains the
 // sockets too, so counters include everything that has arrived.
 //
-// Lock order: mu, then rxMu. tickMu is held for a whole tick and is taken
-// before either.
+// Lock order: mu, then rxMu. tickMu is held for each half of a tick (and
+// by Close around the sockets) and is taken before either.
 type Session struct {
 	log      *slog.Logger
 	clock    *Clock

@@ -209,6 +209,7 @@ var SchemeOrder = []string{
 	"optout-zh", "voicemail", "busy", "noanswer", "reject", "hangup-midway", "yes-zh",
 }
 
-// SchemePrefix is the number prefix of the numeric persona scheme
+// SchemePrefix is the number prefix of the numeric persona scheme; a 0
+// may follow it (+86138000000NN, a valid 11-digit mobile number)
 // (+8613800000NN; the leading '+' is optional).
 const SchemePrefix = "+8613800000"

@@ -71,11 +71,16 @@ func choosePersona(number string, rules []Rule, personas map[string]Persona, def
 	return def, "default"
 }
 
-// schemeIndex returns NN for numbers of the form [+]8613800000NN.
+// schemeIndex returns NN for numbers of the form [+]8613800000NN or
+// [+]86138000000NN (the latter a valid Chinese mobile number, which a
+// campaign import accepts).
 func schemeIndex(number string) (int, bool) {
 	rest, ok := strings.CutPrefix(number, SchemePrefix)
 	if !ok {
 		rest, ok = strings.CutPrefix(number, SchemePrefix[1:])
+	}
+	if ok && len(rest) == 3 && rest[0] == '0' {
+		rest = rest[1:] // +86138000000NN: the same scheme as a valid 11-digit mobile number
 	}
 	if !ok || len(rest) != 2 || rest[0] < '0' || rest[0] > '9' || rest[1] < '0' || rest[1] > '9' {
 		return 0, false

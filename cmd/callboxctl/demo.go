@@ -12,9 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -23,63 +21,85 @@ import (
 	"callbox/sim"
 )
 
-//go:embed demo.yaml
+//go:embed demo/callboxd.yaml
 var demoConfig string
 
-// demoContact is one row of the embedded sample campaign.
+//go:embed demo/reminder-en.yaml
+var demoFlowEN []byte
+
+//go:embed demo/reminder-zh.yaml
+var demoFlowZH []byte
+
+// demoContact is one row of the sample campaigns.
 type demoContact struct {
 	Name  string
-	Lang  string // en or zh
 	Phone string
 }
 
-// demoContacts is the sample campaign: numbers of the simulator's persona
-// scheme (+8613800000NN), so each contact answers as a different persona.
-func demoContacts(n int) []demoContact {
+// demoContacts builds the sample contacts of one campaign: numbers of the
+// simulator's persona scheme (+8613800000NN), so each contact answers as a
+// different persona (yes, no, keys, silence, talk-over, anger, opt-out,
+// voicemail, busy, no answer, reject, hang-up midway).
+func demoContacts(lang string, first, n int) []demoContact {
 	en := []string{"Alice Wong", "Brian Lee", "Carol Tan", "David Lim", "Emma Chen", "Frank Ho", "Grace Liu", "Henry Ng"}
-	zh := []string{"Wang Fang", "Li Wei", "Zhang Min", "Liu Yang", "Chen Jing", "Yang Lei", "Zhao Li", "Huang Tao"}
+	zh := []string{"王芳", "李伟", "张敏", "刘洋", "陈静", "杨磊", "赵丽", "黄涛"}
+	names := en
+	if lang == "zh" {
+		names = zh
+	}
 	out := make([]demoContact, 0, n)
-	for i := 0; i < n; i++ {
-		c := demoContact{Phone: fmt.Sprintf("%s%02d", sim.SchemePrefix, i%100)}
-		if i%3 == 2 {
-			c.Lang, c.Name = "zh", zh[i%len(zh)]
-		} else {
-			c.Lang, c.Name = "en", en[i%len(en)]
+	for nn := first; len(out) < n && nn < 100; nn++ {
+		if sim.SchemeOrder[nn%len(sim.SchemeOrder)] == "hangup-midway" {
+			continue // that persona plays the agent a transfer reaches
 		}
-		out = append(out, c)
+		out = append(out, demoContact{Name: names[len(out)%len(names)], Phone: fmt.Sprintf("%s0%02d", sim.SchemePrefix, nn)})
 	}
 	return out
 }
 
-// demoScript is the reminder each contact hears.
-func demoScript(c demoContact) (text, voice string) {
-	if c.Lang == "zh" {
-		// espeak-ng's Mandarin voice reads pinyin with tone numbers.
-		return "nin2 hao3, zhe4 li3 shi4 shi4 fan4 yin2 hang2 de5 zhi4 neng2 yu3 yin1 zhu4 shou3. " +
-			"nin2 ming2 tian1 shang4 wu3 shi2 dian3 you3 yi2 ge4 yu4 yue1. que4 ren4 qing3 an4 yi1.", "cmn-latn-pinyin"
+// daytimeZone returns a time zone where it is now between 10:00 and 19:00,
+// so the demo dials whatever the hour: calling windows are evaluated in
+// the callee's local time and never open outside 08:00-21:00.
+func daytimeZone(now time.Time) string {
+	for _, z := range []string{"Asia/Shanghai", "Europe/London", "America/New_York", "Asia/Kolkata", "America/Los_Angeles", "Europe/Berlin", "Asia/Dubai", "Pacific/Auckland", "America/Sao_Paulo", "Pacific/Honolulu", "Asia/Tokyo"} {
+		loc, err := time.LoadLocation(z)
+		if err != nil {
+			continue
+		}
+		if h := now.In(loc).Hour(); h >= 10 && h < 19 {
+			return z
+		}
 	}
-	return "Hello " + c.Name + ", this is the automated assistant of Example Bank. " +
-		"Your appointment is tomorrow at ten a m. Press 1 to confirm.", "en-us"
+	return "UTC"
+}
+
+func demoCSV(contacts []demoContact, tz string) string {
+	var b strings.Builder
+	b.WriteString("phone,name,timezone,value\n")
+	for i, c := range contacts {
+		fmt.Fprintf(&b, "%s,%s,%s,%d\n", c.Phone, c.Name, tz, 100-i)
+	}
+	return b.String()
 }
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	n := fs.Int("contacts", 30, "contacts in the sample campaign")
-	parallel := fs.Int("parallel", 6, "calls at once")
-	keep := fs.Bool("keep", false, "keep the demo's data directory")
+	n := fs.Int("contacts", 14, "contacts in each of the two sample campaigns (English, Mandarin)")
+	parallel := fs.Int("parallel", 6, "calls at once per campaign")
+	keep := fs.Bool("keep", false, "keep the demo's data directory and leave the box running until interrupted")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *n <= 0 || *n > 100 || *parallel <= 0 || *parallel > 50 {
-		fmt.Fprintln(stderr, "callboxctl demo: --contacts must be 1-100 and --parallel 1-50")
+	if *n <= 0 || *n > 36 || *parallel <= 0 || *parallel > 30 {
+		fmt.Fprintln(stderr, "callboxctl demo: --contacts must be 1-36 and --parallel 1-30")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := demo(ctx, *n, *parallel, *keep, stdout, stderr); err != nil {
 		if ctx.Err() != nil {
-			fmt.Fprintln(stderr, "\ndemo interrupted; processes stopped")
+			fmt.Fprintln(stderr, "\ndemo interrupted; box and simulator stopped")
 			return 130
 		}
 		fmt.Fprintln(stderr, "callboxctl demo:", err)
@@ -100,7 +120,7 @@ func demo(ctx context.Context, n, parallel int, keep bool, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	ports, err := pickPorts(5)
+	ports, err := pickPorts(4)
 	if err != nil {
 		return err
 	}
@@ -108,10 +128,9 @@ func demo(ctx context.Context, n, parallel int, keep bool, stdout, stderr io.Wri
 	simPort := ports[1]
 
 	// The simulator answers as the contacts' personas.
-	simLog := filepath.Join(dir, "sim-calls.jsonl")
 	srv, err := sim.New(sim.Config{
 		ListenIP: "127.0.0.1", Port: simPort, Transport: "udp", RTPPortMin: 42000, RTPPortMax: 43998,
-		Default: "answer", LogFile: simLog,
+		Default: "answer", LogFile: filepath.Join(dir, "sim-calls.jsonl"),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -122,16 +141,26 @@ func demo(ctx context.Context, n, parallel int, keep bool, stdout, stderr io.Wri
 	}
 	defer srv.Close()
 
+	flowsDir := filepath.Join(dir, "flows")
+	if err := os.MkdirAll(flowsDir, 0o750); err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{"demo-reminder-en.yaml": demoFlowEN, "demo-reminder-zh.yaml": demoFlowZH} {
+		if err := os.WriteFile(filepath.Join(flowsDir, name), data, 0o640); err != nil {
+			return err
+		}
+	}
 	cfg := demoConfig
 	for _, r := range [][2]string{
 		{"127.0.0.1:18080", apiAddr},
 		{"listen_port: 15060", fmt.Sprintf("listen_port: %d", ports[2])},
 		{"port: 15070", fmt.Sprintf("port: %d", simPort)},
 		{"127.0.0.1:17000", fmt.Sprintf("127.0.0.1:%d", ports[3])},
+		{"FLOWS_DIR", fmt.Sprintf("%q", flowsDir)},
+		{"  id: demo-box\n", fmt.Sprintf("  id: demo-box\n  data_dir: %q\n", filepath.Join(dir, "data"))},
 	} {
 		cfg = strings.Replace(cfg, r[0], r[1], 1)
 	}
-	cfg = strings.Replace(cfg, "  id: demo-box\n", fmt.Sprintf("  id: demo-box\n  data_dir: %q\n", filepath.Join(dir, "data")), 1)
 	cfgPath := filepath.Join(dir, "callboxd.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
@@ -160,106 +189,150 @@ func demo(ctx context.Context, n, parallel int, keep bool, stdout, stderr io.Wri
 		}
 	}()
 
-	fmt.Fprintf(stdout, "callbox demo: box %s, simulator 127.0.0.1:%d, %d contacts, %d at once\n", apiAddr, simPort, n, parallel)
+	fmt.Fprintf(stdout, "callbox demo: a box and the callee simulator on loopback; 2 campaigns (English, Mandarin) of %d contacts each\n", n)
 	api := &client{base: "http://" + apiAddr}
 	if err := waitHealthy(ctx, api, exited, logPath); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "box is up: API at http://%s (health: /healthz)\n", apiAddr)
+	fmt.Fprintf(stdout, "box is up: dashboard and API at http://%s/ (health: /healthz)\n", apiAddr)
 
-	contacts := demoContacts(n)
-	results := make([]apiv1.CallRecord, len(contacts))
-	errs := make([]error, len(contacts))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
-	sem := make(chan struct{}, parallel)
-	start := time.Now()
-	progress(stdout, 0, n, start)
-	for i, c := range contacts {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return ctx.Err()
+	tz := daytimeZone(time.Now())
+	fmt.Fprintf(stdout, "contacts are in %s, where it is %s now: calling windows are in the callee's local time\n", tz, localClock(tz))
+	campaigns := []struct{ id, flow, lang string }{{"demo-en", "demo-reminder-en", "en"}, {"demo-zh", "demo-reminder-zh", "zh"}}
+	total := 0
+	for i, c := range campaigns {
+		contacts := demoContacts(c.lang, i*40, n)
+		if err := createDemoCampaign(ctx, api, c.id, c.flow, parallel, demoCSV(contacts, tz)); err != nil {
+			return err
 		}
-		wg.Add(1)
-		go func(i int, c demoContact) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			text, voice := demoScript(c)
-			var rec apiv1.CallRecord
-			err := api.doCtx(ctx, "POST", "/v1/calls?wait=true", apiv1.PlaceCall{
-				Number: c.Phone, Say: text, Voice: voice, WaitDTMF: 1, DTMFTimeoutSec: 4, RingTimeoutSec: 6,
-			}, &rec)
-			mu.Lock()
-			results[i], errs[i] = rec, err
-			done++
-			progress(stdout, done, n, start)
-			mu.Unlock()
-		}(i, c)
+		total += len(contacts)
 	}
-	wg.Wait()
+
+	start := time.Now()
+	last, lastAt := -1, time.Time{}
+	for {
+		done, err := demoProgress(ctx, api, campaigns[0].id, campaigns[1].id)
+		if err != nil {
+			return err
+		}
+		if done != last || time.Since(lastAt) > 5*time.Second {
+			progress(stdout, done, total, start)
+			last, lastAt = done, time.Now()
+		}
+		if done >= total {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(stdout)
+			return ctx.Err()
+		case err := <-exited:
+			fmt.Fprintln(stdout)
+			tail, _ := os.ReadFile(logPath)
+			return fmt.Errorf("callboxd exited (%v):\n%s", err, lastLines(string(tail), 15))
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 	fmt.Fprintln(stdout)
-	if ctx.Err() != nil {
-		return ctx.Err()
+	if err := printDemoReports(ctx, stdout, api, campaigns[0].id, campaigns[1].id); err != nil {
+		return err
 	}
-	printDemoResults(stdout, contacts, results, errs)
-	fmt.Fprintf(stdout, "\nbox log: %s\n", logPath)
+	fmt.Fprintf(stdout, "\ndashboard: http://%s/   box log: %s\n", apiAddr, logPath)
 	if keep {
-		fmt.Fprintf(stdout, "data kept in %s\n", dir)
+		fmt.Fprintf(stdout, "data kept in %s; the box keeps running until you press Ctrl-C\n", dir)
+		<-ctx.Done()
 	}
 	return nil
+}
+
+func localClock(tz string) string {
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return "?"
+	}
+	return time.Now().In(loc).Format("15:04")
+}
+
+// createDemoCampaign creates a campaign, imports its contacts and starts it.
+func createDemoCampaign(ctx context.Context, api *client, id, flow string, parallel int, csv string) error {
+	spec := apiv1.CampaignSpec{
+		ID: id, Name: "Demo appointment reminder (" + id + ")", Flow: flow, Trunks: []string{"sim"},
+		Region: "CN", MaxAttempts: 2,
+		Retry: map[string]apiv1.RetryRule{
+			"busy": {Action: "retry", Delay: "5s"}, "no-answer": {Action: "retry", Delay: "5s"},
+		},
+		Pacing: apiv1.Pacing{Mode: "agentless", MaxConcurrent: parallel, CPS: 5},
+		AMD:    apiv1.AMD{Enabled: true, Action: "hangup"},
+	}
+	if err := api.doCtx(ctx, "POST", "/v1/campaigns", spec, nil); err != nil {
+		return fmt.Errorf("create campaign %s: %w", id, err)
+	}
+	var rep struct {
+		Imported int `json:"imported"`
+		Problems []struct {
+			Line   int    `json:"line"`
+			Reason string `json:"reason"`
+			Detail string `json:"detail"`
+		} `json:"problems"`
+	}
+	if err := api.doRaw(ctx, "POST", "/v1/campaigns/"+id+"/contacts?mode=reject-all", "text/csv", strings.NewReader(csv), &rep); err != nil {
+		return fmt.Errorf("import contacts into %s: %w", id, err)
+	}
+	if rep.Imported == 0 {
+		return fmt.Errorf("import into %s imported no contact: %+v", id, rep.Problems)
+	}
+	if err := api.doCtx(ctx, "POST", "/v1/campaigns/"+id+"/start", nil, nil); err != nil {
+		return fmt.Errorf("start campaign %s: %w", id, err)
+	}
+	return nil
+}
+
+// demoProgress counts contacts that need no more calls.
+func demoProgress(ctx context.Context, api *client, ids ...string) (int, error) {
+	done := 0
+	for _, id := range ids {
+		var c apiv1.Campaign
+		if err := api.doCtx(ctx, "GET", "/v1/campaigns/"+id, nil, &c); err != nil {
+			return 0, err
+		}
+		done += int(c.Counters.Done + c.Counters.DNC)
+	}
+	return done, nil
+}
+
+// demoReport is the part of GET /v1/campaigns/{id}/report the demo shows.
+type demoReport struct {
+	Total struct {
+		Attempts     int     `json:"attempts"`
+		Answered     int     `json:"answered"`
+		Machines     int     `json:"machines"`
+		Conversions  int     `json:"conversions"`
+		Transfers    int     `json:"transfers"`
+		OptOuts      int     `json:"opt_outs"`
+		AvgHandleSec float64 `json:"avg_handle_sec"`
+	} `json:"total"`
+	Dispositions map[string]int `json:"dispositions"`
+}
+
+func printDemoReports(ctx context.Context, w io.Writer, api *client, ids ...string) error {
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "campaign\tattempts\tanswered\tmachine\tbusy\tno answer\trejected\tconverted\ttransferred\topted out\tavg handle\t")
+	for _, id := range ids {
+		var r demoReport
+		if err := api.doCtx(ctx, "GET", "/v1/campaigns/"+id+"/report", nil, &r); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1fs\t\n", id, r.Total.Attempts, r.Total.Answered, r.Total.Machines,
+			r.Dispositions["busy"], r.Dispositions["no-answer"], r.Dispositions["rejected"],
+			r.Total.Conversions, r.Total.Transfers, r.Total.OptOuts, r.Total.AvgHandleSec)
+	}
+	return tw.Flush()
 }
 
 func progress(w io.Writer, done, total int, start time.Time) {
 	const width = 30
 	fill := done * width / total
-	fmt.Fprintf(w, "\r[%s%s] %d/%d calls  %s", strings.Repeat("#", fill), strings.Repeat(".", width-fill), done, total, time.Since(start).Round(time.Second))
-}
-
-func printDemoResults(w io.Writer, contacts []demoContact, recs []apiv1.CallRecord, errs []error) {
-	count := map[string]int{}
-	var talk time.Duration
-	talked, converted := 0, 0
-	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nCONTACT\tLANG\tNUMBER\tDISPOSITION\tSIP\tDTMF\tTALK\tHUNG UP BY")
-	for i, r := range recs {
-		d := r.Disposition
-		if errs[i] != nil {
-			d = "error: " + errs[i].Error()
-		}
-		count[d]++
-		t := "-"
-		if r.AnswerAt != nil && r.EndAt != nil {
-			dt := r.EndAt.Sub(*r.AnswerAt)
-			talk += dt
-			talked++
-			t = dt.Round(100 * time.Millisecond).String()
-		}
-		if strings.HasPrefix(r.DTMF, "1") {
-			converted++
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", contacts[i].Name, contacts[i].Lang, contacts[i].Phone, d, codeText(r.SIPCode, ""), orDash(r.DTMF), t, orDash(r.HangupBy))
-	}
-	tw.Flush()
-	fmt.Fprintln(w, "\nResults")
-	tw = tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
-	keys := make([]string, 0, len(count))
-	for k := range count {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(tw, "  %s\t%d\n", k, count[k])
-	}
-	fmt.Fprintf(tw, "  converted (pressed 1)\t%d\n", converted)
-	aht := "-"
-	if talked > 0 {
-		aht = (talk / time.Duration(talked)).Round(100 * time.Millisecond).String()
-	}
-	fmt.Fprintf(tw, "  average handle time\t%s\n", aht)
-	tw.Flush()
+	fmt.Fprintf(w, "\r[%s%s] %d/%d contacts done  %s", strings.Repeat("#", fill), strings.Repeat(".", width-fill), done, total, time.Since(start).Round(time.Second))
 }
 
 // findDaemon looks for callboxd beside this binary, then on PATH.

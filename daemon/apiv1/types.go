@@ -29,7 +29,10 @@ type CallRecord struct {
 	RTP           RTP        `json:"rtp"`
 	RecordingPath string     `json:"recording_path,omitempty"`
 	RecordingBox  string     `json:"recording_box,omitempty"`
-	Error         string     `json:"error,omitempty"`
+	// RecordingPauses are the intervals the recording holds silence
+	// (POST /v1/calls/{id}/recording/pause, or a flow's recording: paused).
+	RecordingPauses []RecordingPause `json:"recording_pauses,omitempty"`
+	Error           string           `json:"error,omitempty"`
 	// Campaign calls.
 	ContactID     string `json:"contact_id,omitempty"`
 	AttemptID     string `json:"attempt_id,omitempty"`
@@ -43,6 +46,17 @@ type CallRecord struct {
 	Flow       string           `json:"flow,omitempty"`
 	Dialogue   *Dialogue        `json:"dialogue,omitempty"`
 	Transcript []TranscriptTurn `json:"transcript,omitempty"`
+}
+
+// RecordingPause is one interval of a recording replaced by silence on
+// both channels: offsets from the start of the recording, and wall-clock
+// times.
+type RecordingPause struct {
+	Start       time.Time  `json:"start"`
+	End         *time.Time `json:"end,omitempty"`
+	OffsetMs    int64      `json:"offset_ms"`
+	EndOffsetMs int64      `json:"end_offset_ms,omitempty"`
+	By          string     `json:"by,omitempty"`
 }
 
 // Dialogue is what a call's flow decided.

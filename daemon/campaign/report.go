@@ -21,6 +21,35 @@ const (
 	OutcomeOptOut      = "opt-out"
 )
 
+// Dispositions a dialogue flow sets that the report spells differently.
+const (
+	FlowOptOut   = "opt_out"
+	FlowCallback = "callback_requested"
+)
+
+// RecordOutcome is a call record's dialogue result in the report's words:
+// the flow's opt_out and callback_requested become opt-out and callback,
+// an opt-out or a transfer flagged by the dialogue counts even when a
+// later node set another disposition.
+func RecordOutcome(rec cluster.CallRecord) string {
+	o := rec.Outcome
+	switch o {
+	case FlowOptOut:
+		o = OutcomeOptOut
+	case FlowCallback:
+		o = OutcomeCallback
+	}
+	if d := rec.Dialogue; d != nil {
+		switch {
+		case d.OptOut:
+			o = OutcomeOptOut
+		case d.Transferred && o != OutcomeConverted:
+			o = OutcomeTransferred
+		}
+	}
+	return o
+}
+
 // Figures are one group's report figures.
 type Figures struct {
 	Variant        string  `json:"variant,omitempty"`
@@ -116,7 +145,8 @@ func (f *Figures) add(a cluster.Attempt, rec cluster.CallRecord) {
 		return
 	}
 	f.Humans++
-	switch rec.Outcome {
+	outcome := RecordOutcome(rec)
+	switch outcome {
 	case OutcomeConverted:
 		f.Conversions++
 	case OutcomeTransferred:
@@ -124,7 +154,7 @@ func (f *Figures) add(a cluster.Attempt, rec cluster.CallRecord) {
 	case OutcomeOptOut:
 		f.OptOuts++
 	}
-	if rec.Outcome != OutcomeOptOut && a.Disposition == DispOptOut {
+	if outcome != OutcomeOptOut && a.Disposition == DispOptOut {
 		f.OptOuts++
 	}
 }

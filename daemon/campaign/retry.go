@@ -20,6 +20,10 @@ const (
 	DispInterrupted = "interrupted"  // the box crashed while the attempt was open
 	DispAbandoned   = "abandoned"    // answered, no agent free (predictive)
 	DispAnsweredBox = "answered-box" // answered, then the box crashed: not redialled
+	// DispInvalid: the box refused the call request for this contact (its
+	// profile lacks a field the campaign's flow needs, or its number cannot
+	// be dialled): no retry, since another attempt would fail the same way.
+	DispInvalid = "invalid"
 )
 
 // DefaultRetryRules apply to dispositions a campaign does not list.
@@ -35,6 +39,7 @@ var DefaultRetryRules = map[string]cluster.RetryRule{
 	DispCallback:    {Action: "retry", Delay: time.Hour},
 	DispAbandoned:   {Action: "retry", Delay: 30 * time.Minute},
 	DispAnsweredBox: {Action: "stop"},
+	DispInvalid:     {Action: "stop"},
 }
 
 // Decision is what to commit in FinishAttempt.

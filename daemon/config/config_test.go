@@ -12,7 +12,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestExampleAndDemoConfigsLoad(t *testing.T) {
-	for _, f := range []string{"../../configs/callboxd.example.yaml", "../../cmd/callboxctl/demo.yaml"} {
+	for _, f := range []string{"../../configs/callboxd.example.yaml", "../../cmd/callboxctl/demo/callboxd.yaml"} {
 		cfg, err := Load(f)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
@@ -73,7 +73,7 @@ func TestBadConfigsGolden(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, p := range []string{"../../cmd/callboxctl/demo.yaml", "../../configs/callboxd.example.yaml"} {
+	for _, p := range []string{"../../cmd/callboxctl/demo/callboxd.yaml", "../../configs/callboxd.example.yaml"} {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
 		}

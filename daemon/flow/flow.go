@@ -26,6 +26,12 @@ const (
 	ActionEnd      = "end"
 )
 
+// Values of a set node's recording field.
+const (
+	RecordingPaused  = "paused"
+	RecordingResumed = "resumed"
+)
+
 // Transfer modes.
 const (
 	TransferBlind = "blind"
@@ -110,6 +116,7 @@ type Node struct {
 	Disposition string               // set
 	IntentLevel string               // set
 	Slots       map[string]*Template // set
+	Recording   string               // set: RecordingPaused, RecordingResumed or ""
 
 	Mode    string    // transfer
 	Target  string    // transfer, goto

@@ -21,6 +21,14 @@ type IO interface {
 	Hangup(ctx context.Context) error
 }
 
+// RecordingControl is implemented by an IO whose call is recorded: a set
+// node's recording: paused|resumed calls it (for the moments a caller reads
+// out card data). An IO without it, or an error from it, is logged and the
+// dialogue goes on; the transcript notes the change either way.
+type RecordingControl interface {
+	SetRecording(ctx context.Context, paused bool) error
+}
+
 // ListenMode says which input an ask or menu takes.
 type ListenMode int
 

@@ -179,6 +179,11 @@ func (p *parser) node(f *Flow, st *flowState, id string, k, v *yaml.Node) *Node 
 		if n.IntentLevel != "" && !levelRe.MatchString(n.IntentLevel) {
 			p.errAt(ln, "%s: intent_level %q must be A, B, C, D or 0-5", m.what, n.IntentLevel)
 		}
+		var rn *yaml.Node
+		n.Recording, rn = m.str("recording")
+		if rn != nil && rn.Kind == yaml.ScalarNode && n.Recording != RecordingPaused && n.Recording != RecordingResumed {
+			p.errAt(rn, "%s: recording %q must be %s or %s", m.what, n.Recording, RecordingPaused, RecordingResumed)
+		}
 		n.Slots = map[string]*Template{}
 		if sv := m.get("slots"); sv != nil {
 			if sm := p.mapping(sv, m.what+": slots"); sm != nil {

@@ -165,6 +165,9 @@ func (r *runner) exec(ctx context.Context, n *Node) (string, bool, error) {
 	case TypeBranch:
 		return r.branch(n), false, nil
 	case TypeSet:
+		if n.Recording != "" {
+			r.setRecording(ctx, n)
+		}
 		return n.Next, false, r.set(n)
 	case TypeGoto:
 		return n.Target, false, nil
@@ -522,6 +525,20 @@ func (r *runner) branch(n *Node) string {
 		}
 	}
 	return n.Default
+}
+
+// setRecording pauses or resumes the call's recording for a set node and
+// notes it in the transcript; a failure is logged, never fatal.
+func (r *runner) setRecording(ctx context.Context, n *Node) {
+	now := r.now()
+	text := "recording " + n.Recording
+	if rc, ok := r.io.(RecordingControl); !ok {
+		text += " (not recorded)"
+	} else if err := rc.SetRecording(ctx, n.Recording == RecordingPaused); err != nil {
+		r.log.Warn("recording not "+n.Recording, "node", n.ID, "err", err)
+		text += " (failed: " + err.Error() + ")"
+	}
+	r.turn(Turn{Who: "system", Node: n.ID, Text: text, Start: now, End: now})
 }
 
 func (r *runner) set(n *Node) error {

@@ -38,6 +38,13 @@ type Config struct {
 	// Hangup and Transfer implement the flow's hangup and transfer nodes.
 	Hangup   func(ctx context.Context) error
 	Transfer func(ctx context.Context, mode, target, summary string) error
+	// SetRecording implements a set node's recording: paused|resumed
+	// (flow.RecordingControl); nil: the call is not recorded.
+	SetRecording func(paused bool) error
+	// OnRecognized, when set, is called after each spoken turn the ASR
+	// worked on with the time from the endpoint (end silence elapsed) to
+	// its final result, and whether it failed or timed out (metrics).
+	OnRecognized func(took time.Duration, failed bool)
 
 	// BargeInMinSpeech is how long the caller must speak before an
 	// interruptible prompt stops (a cough or "mm" is shorter). Default
@@ -96,7 +103,18 @@ type CallIO struct {
 	closed  bool         // guarded by mu
 }
 
-var _ flow.IO = (*CallIO)(nil)
+var (
+	_ flow.IO               = (*CallIO)(nil)
+	_ flow.RecordingControl = (*CallIO)(nil)
+)
+
+// SetRecording implements flow.RecordingControl through Config.SetRecording.
+func (c *CallIO) SetRecording(_ context.Context, paused bool) error {
+	if c.cfg.SetRecording == nil {
+		return ErrNoRecording
+	}
+	return c.cfg.SetRecording(paused)
+}
 
 // New attaches a CallIO to cfg.Session (its inbound sink). Close detaches it.
 func New(cfg Config) (*CallIO, error) {
@@ -340,6 +358,9 @@ func (c *CallIO) Listen(ctx context.Context, opts flow.ListenOpts) (flow.Input, 
 			in.Text = strings.TrimSpace(strings.Join(finals, " "))
 		}
 		t.ASRFailed, t.PartialsNum, t.Digits = asrFailed, len(partials), digits != ""
+		if stream != nil && endpoint && !t.ASRDone.IsZero() && c.cfg.OnRecognized != nil {
+			c.cfg.OnRecognized(t.ASRDone.Sub(t.Endpoint), asrFailed)
+		}
 		if in.Text != "" {
 			p := c.meter.result()
 			score := emotionFor(c.cfg.Lang, in.Text, c.base, p)

@@ -11,4 +11,6 @@ var (
 	ErrConfig = errors.New("voice: bad configuration")
 	// ErrNoTransfer means the call has no transfer hook.
 	ErrNoTransfer = errors.New("voice: transfer is not available on this call")
+	// ErrNoRecording means the call has no recording to pause or resume.
+	ErrNoRecording = errors.New("voice: this call is not recorded")
 )
