@@ -33,6 +33,8 @@ Commands:
                               form and manage a cluster of boxes (see callboxctl cluster help)
   users list|add|passwd|delete|token create|token list|token revoke
                               manage users and API tokens (admin)
+  export [--format csv|jsonl] [--campaign ID] [--since T] [--until T] [--tz ZONE] [-o FILE]
+                              export call records (CSV with FreeSWITCH CDR columns, or JSON lines)
   audit verify [--data-dir DIR | --file F]
                               check the audit log offline (exit 3 when tampered)
   audit show [--after SEQ] [--limit N]
@@ -103,6 +105,8 @@ dispatch:
 		return runUsers(api, rest, stdin, stdout, stderr)
 	case "audit":
 		return runAudit(api, rest, stdout, stderr)
+	case "export":
+		return runExport(api, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "callboxctl", version)
 		return 0
