@@ -31,7 +31,7 @@ test: deps build vet test-go fuzz
 	@echo "make test: all passed"
 
 test-go:
-	$(GO) test -tags '$(TAGS)' -timeout $(TESTTIMEOUT) -count=1 ./...
+	$(GO) test -tags '$(TAGS)' -p 1 -timeout $(TESTTIMEOUT) -count=1 ./...
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz-short.sh
