@@ -40,7 +40,7 @@ bench: deps build
 	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem -benchtime 1x -timeout 30m ./... | tee $(BUILD)/bench.txt
 
 soak: deps build
-	CALLBOX_SOAK=1 $(GO) test -tags '$(TAGS)' -run 'Soak' -timeout 60m -count=1 -v ./...
+	CALLBOX_SOAK=1 $(GO) test -tags '$(TAGS)' -p 1 -timeout 120m -count=1 ./...
 
 deb: build
 	packaging/build-deb.sh $(VERSION)

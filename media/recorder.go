@@ -45,9 +45,16 @@ type RecorderStats struct {
 
 // recBuf holds one frame of interleaved little-endian stereo samples.
 type recBuf struct {
-	b [FrameSamples * 2 * 2]byte
-	n int // bytes used
+	b      [recBatchFrames * FrameSamples * 2 * 2]byte
+	n      int // bytes used
+	frames int // frames held
 }
+
+// recBatchFrames is how many frames travel to the writer together: the
+// writer goroutine wakes (and writes) every 200 ms per call instead of every
+// 20 ms, which at hundreds of calls saves tens of thousands of wake-ups and
+// write system calls a second. A crash loses at most one batch.
+const recBatchFrames = 10
 
 // recFile is what the recorder writes to: *os.File, or a test double.
 type recFile interface {
@@ -73,6 +80,7 @@ type Recorder struct {
 	closed bool         // guarded by mu
 	work   chan *recBuf // guarded by mu for sends and close
 	free   chan *recBuf
+	cur    *recBuf // guarded by mu: the batch being filled on the media clock
 
 	wg       sync.WaitGroup
 	once     sync.Once
@@ -152,13 +160,14 @@ func newRecorder(f recFile, path, part string, frames int) (*Recorder, error) {
 	if _, err := f.Write(hdr[:]); err != nil {
 		return nil, fmt.Errorf("%w: header of %s: %v", ErrRecorderWrite, part, err)
 	}
+	batches := max(1, (frames+recBatchFrames-1)/recBatchFrames)
 	r := &Recorder{
 		path: path, part: part, f: f,
 		log:  slog.Default().With("recording", path),
-		work: make(chan *recBuf, frames),
-		free: make(chan *recBuf, frames),
+		work: make(chan *recBuf, batches),
+		free: make(chan *recBuf, batches),
 	}
-	bufs := make([]recBuf, frames)
+	bufs := make([]recBuf, batches)
 	for i := range bufs {
 		r.free <- &bufs[i]
 	}
@@ -186,10 +195,10 @@ func (r *Recorder) writer() {
 		}
 		if r.werr == nil {
 			total += uint64(b.n)
-			r.written.Add(1)
+			r.written.Add(uint64(b.frames))
 			r.bytes.Add(uint64(b.n))
 		} else {
-			r.dropped.Add(1)
+			r.dropped.Add(uint64(b.frames))
 		}
 		r.free <- b
 		if len(r.work) == 0 && r.werr == nil {
@@ -224,14 +233,19 @@ func (r *Recorder) WriteStereo(callee, box []int16) error {
 	}
 	n := max(len(callee), len(box))
 	for off := 0; off < n; off += FrameSamples {
-		var b *recBuf
-		select {
-		case b = <-r.free:
-		default:
-			r.dropped.Add(1)
-			continue
+		b := r.cur
+		if b == nil {
+			select {
+			case b = <-r.free:
+				b.n, b.frames = 0, 0
+				r.cur = b
+			default:
+				r.dropped.Add(1)
+				continue
+			}
 		}
 		m := min(FrameSamples, n-off)
+		p := b.b[b.n:]
 		for i := range m {
 			var left, right int16
 			if off+i < len(callee) {
@@ -240,13 +254,17 @@ func (r *Recorder) WriteStereo(callee, box []int16) error {
 			if off+i < len(box) {
 				right = box[off+i]
 			}
-			b.b[4*i] = byte(left)
-			b.b[4*i+1] = byte(uint16(left) >> 8)
-			b.b[4*i+2] = byte(right)
-			b.b[4*i+3] = byte(uint16(right) >> 8)
+			p[4*i] = byte(left)
+			p[4*i+1] = byte(uint16(left) >> 8)
+			p[4*i+2] = byte(right)
+			p[4*i+3] = byte(uint16(right) >> 8)
 		}
-		b.n = 4 * m
-		r.work <- b // cannot block: there are never more buffers than slots
+		b.n += 4 * m
+		b.frames++
+		if b.frames == recBatchFrames {
+			r.work <- b // cannot block: there are never more buffers than slots
+			r.cur = nil
+		}
 	}
 	return nil
 }
@@ -272,6 +290,10 @@ func (r *Recorder) Close() error {
 	r.once.Do(func() {
 		r.mu.Lock()
 		r.closed = true
+		if r.cur != nil && r.cur.frames > 0 {
+			r.work <- r.cur // the last, partial batch
+		}
+		r.cur = nil
 		close(r.work)
 		r.mu.Unlock()
 		r.wg.Wait()

@@ -245,7 +245,9 @@ func TestRecorderWriteFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := make([]int16, FrameSamples)
-	rec.WriteStereo(frame, frame)
+	for range recBatchFrames { // one batch reaches the writer
+		rec.WriteStereo(frame, frame)
+	}
 	waitFor(t, func() bool { return rec.failed.Load() })
 	if err := rec.WriteStereo(frame, frame); !errors.Is(err, ErrRecorderWrite) {
 		t.Fatalf("write after failure: %v", err)
@@ -253,9 +255,9 @@ func TestRecorderWriteFailure(t *testing.T) {
 	if err := rec.Close(); !errors.Is(err, ErrRecorderWrite) || !strings.Contains(err.Error(), "no space") {
 		t.Fatalf("Close: %v", err)
 	}
-	// The first frame reached the buffer before the flush failed; the
-	// second was refused.
-	if st := rec.Stats(); st.FramesDropped != 1 || st.FramesWritten != 1 {
+	// The first batch reached the buffer before the flush failed; the
+	// frame after it was refused.
+	if st := rec.Stats(); st.FramesDropped != 1 || st.FramesWritten != recBatchFrames {
 		t.Fatalf("stats %+v", st)
 	}
 }

@@ -228,7 +228,7 @@ func TestSessionLossReportedOverRTCP(t *testing.T) {
 	if sa.RTT < 0 || sa.RTT > 50*time.Millisecond {
 		t.Errorf("RTT %v", sa.RTT)
 	}
-	if sa.RTCPSent != 1 || sa.RTCPForeign != 0 || sa.RTCPMalformed != 0 {
+	if sa.RTCPSent == 0 || sa.RTCPForeign != 0 || sa.RTCPMalformed != 0 {
 		t.Errorf("a RTCP counters %+v", sa)
 	}
 }

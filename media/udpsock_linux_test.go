@@ -281,8 +281,12 @@ func TestSessionArrivalUsesKernelTimestamps(t *testing.T) {
 	if st.PacketsReceived != packets {
 		t.Fatalf("received %d, want %d", st.PacketsReceived, packets)
 	}
-	if math.Abs(st.JitterMs-want) > 3 {
-		t.Errorf("jitter %.1f ms, want %.1f ms from the send times: arrival times are not the kernel's", st.JitterMs, want)
+	// Read times would put the estimate near 17 ms after 30 packets
+	// (20 ms·(1-(15/16)^29)); kernel times keep it near the sender's own
+	// jitter. The margin is wide because a loaded 2-core machine delays
+	// the sender's first packets.
+	if st.JitterMs > want+10 {
+		t.Errorf("jitter %.1f ms, want about %.1f ms from the send times: arrival times are not the kernel's", st.JitterMs, want)
 	}
 	// The receive path through the socket does not allocate either.
 	to := s.LocalAddr().AddrPort()
