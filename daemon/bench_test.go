@@ -33,6 +33,7 @@ func BenchmarkConcurrentCalls(b *testing.B) {
 
 func runLoad(b *testing.B, n, secs int) {
 	requireEspeak(b)
+	TuneRuntime(nil) // as callboxd does at start
 	// Before SIPp binds: its single echo socket takes the default buffer.
 	defer raiseUDPBuffers(b)()
 	rcvErrs0 := udpRcvbufErrors()

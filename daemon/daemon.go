@@ -79,6 +79,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	for i := 0; i < 50 && !clock.Healthy(time.Now()); i++ {
 		time.Sleep(10 * time.Millisecond) // the first tick, so /healthz is true once ready
 	}
+	if cs := clock.Stats(); cs.RealtimeError != "" {
+		log.Warn("media clock workers run at normal priority", "reason", cs.RealtimeError)
+	} else {
+		log.Info("media clock started", "workers", cs.Workers, "realtime_workers", cs.Realtime)
+	}
 	ports, err := media.NewPortRange(net.ParseIP(cfg.Media.IP), cfg.Media.RTPPortMin, cfg.Media.RTPPortMax)
 	if err != nil {
 		return fmt.Errorf("media.rtp_port_min: %w", err)

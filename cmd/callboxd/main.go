@@ -55,6 +55,7 @@ func run(args []string, stderr io.Writer) int {
 		return 0
 	}
 	log := newLogger(cfg, stderr)
+	daemon.TuneRuntime(log)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
