@@ -140,16 +140,8 @@ func parseVoskMessage(b []byte) (Result, error) {
 	return Result{}, fmt.Errorf("%w: no \"partial\", \"text\" or \"alternatives\": %q", ErrBadResponse, snippet(b))
 }
 
-// cleanVoskText drops the "[unk]" token the grammar mode produces.
+// cleanVoskText drops the "[unk]" token the grammar mode produces, also
+// when a server glues it to a neighbouring word ("[unk]0").
 func cleanVoskText(s string) string {
-	if !strings.Contains(s, "[unk]") {
-		return strings.TrimSpace(s)
-	}
-	var keep []string
-	for _, w := range strings.Fields(s) {
-		if w != "[unk]" {
-			keep = append(keep, w)
-		}
-	}
-	return strings.Join(keep, " ")
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "[unk]", " ")), " ")
 }
