@@ -383,16 +383,7 @@ func applyMarkInterrupted(t *tx, c *MarkInterrupted) (any, error) {
 
 // Attempt reads one attempt.
 func (f *FSM) Attempt(id string) (Attempt, bool, error) {
-	var a *Attempt
-	err := f.view(func(t *tx) error {
-		var err error
-		a, err = loadAttempt(t, id)
-		return err
-	})
-	if err != nil || a == nil {
-		return Attempt{}, false, err
-	}
-	return *a, true, nil
+	return viewOne(f, func(t *tx) (*Attempt, error) { return loadAttempt(t, id) })
 }
 
 // OpenAttempts lists the attempts Box claimed that have no result yet.

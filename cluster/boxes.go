@@ -393,16 +393,7 @@ func interruptAttempt(t *tx, a *Attempt, at time.Time, within time.Duration) err
 
 // Box reads one registry entry.
 func (f *FSM) Box(id string) (Box, bool, error) {
-	var b *Box
-	err := f.view(func(t *tx) error {
-		var err error
-		b, err = loadBox(t, id)
-		return err
-	})
-	if err != nil || b == nil {
-		return Box{}, false, err
-	}
-	return *b, true, nil
+	return viewOne(f, func(t *tx) (*Box, error) { return loadBox(t, id) })
 }
 
 // Boxes lists the registry ordered by ID.

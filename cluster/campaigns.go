@@ -404,16 +404,7 @@ func applySetCampaignState(t *tx, c *SetCampaignState) (any, error) {
 
 // Campaign reads one campaign from the local state.
 func (f *FSM) Campaign(id string) (Campaign, bool, error) {
-	var k *Campaign
-	err := f.view(func(t *tx) error {
-		var err error
-		k, err = loadCampaign(t, id)
-		return err
-	})
-	if err != nil || k == nil {
-		return Campaign{}, false, err
-	}
-	return *k, true, nil
+	return viewOne(f, func(t *tx) (*Campaign, error) { return loadCampaign(t, id) })
 }
 
 // Campaigns lists all campaigns ordered by ID.

@@ -145,16 +145,7 @@ func saveContact(t *tx, camp *Campaign, old, c *Contact) error {
 
 // Contact reads one contact from the local state.
 func (f *FSM) Contact(campaignID, id string) (Contact, bool, error) {
-	var c *Contact
-	err := f.view(func(t *tx) error {
-		var err error
-		c, err = loadContact(t, campaignID, id)
-		return err
-	})
-	if err != nil || c == nil {
-		return Contact{}, false, err
-	}
-	return *c, true, nil
+	return viewOne(f, func(t *tx) (*Contact, error) { return loadContact(t, campaignID, id) })
 }
 
 // MaxDueLimit bounds DueContacts.

@@ -379,6 +379,22 @@ func (f *FSM) dispatch(t *tx, cmd Command) (any, error) {
 }
 
 // view runs fn in a read transaction on the current generation.
+// viewOne reads one item with load in a read transaction: found is false
+// when load returns nil.
+func viewOne[T any](f *FSM, load func(t *tx) (*T, error)) (T, bool, error) {
+	var item *T
+	err := f.view(func(t *tx) error {
+		var err error
+		item, err = load(t)
+		return err
+	})
+	if err != nil || item == nil {
+		var zero T
+		return zero, false, err
+	}
+	return *item, true, nil
+}
+
 func (f *FSM) view(fn func(t *tx) error) error {
 	f.viewMu.RLock()
 	defer f.viewMu.RUnlock()
