@@ -128,9 +128,22 @@ func demo(ctx context.Context, n, parallel int, keep bool, stdout, stderr io.Wri
 	simPort := ports[1]
 
 	// The simulator answers as the contacts' personas.
+	// The demo's callees answer the reminder: "dtmf" presses 1 to confirm,
+	// "yes" and "no" answer in one clear word (the offline recogniser is
+	// grammar-constrained pocketsphinx, which does best on short answers).
+	personas := sim.DefaultPersonas()
+	for name, change := range map[string]func(*sim.Persona){
+		"dtmf": func(p *sim.Persona) { p.DTMF = "1" },
+		"yes":  func(p *sim.Persona) { p.Say = []string{"Yes."} },
+		"no":   func(p *sim.Persona) { p.Say = []string{"No."} },
+	} {
+		p := personas[name]
+		change(&p)
+		personas[name] = p
+	}
 	srv, err := sim.New(sim.Config{
 		ListenIP: "127.0.0.1", Port: simPort, Transport: "udp", RTPPortMin: 42000, RTPPortMax: 43998,
-		Default: "answer", LogFile: filepath.Join(dir, "sim-calls.jsonl"),
+		Default: "answer", LogFile: filepath.Join(dir, "sim-calls.jsonl"), Personas: personas,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -260,6 +273,7 @@ func createDemoCampaign(ctx context.Context, api *client, id, flow string, paral
 		Region: "CN", MaxAttempts: 2,
 		Retry: map[string]apiv1.RetryRule{
 			"busy": {Action: "retry", Delay: "5s"}, "no-answer": {Action: "retry", Delay: "5s"},
+			"machine": {Action: "stop"}, // the demo does not call voicemail back hours later
 		},
 		Pacing: apiv1.Pacing{Mode: "agentless", MaxConcurrent: parallel, CPS: 5},
 		AMD:    apiv1.AMD{Enabled: true, Action: "hangup"},
