@@ -76,15 +76,23 @@ trunks:
 	if mutate != nil {
 		mutate(cfg)
 	}
+	logw := &testLogWriter{t: t}
+	return launchBox(t, cfg, logw, Options{}, logw.close)
+}
+
+// launchBox runs daemon.Run with cfg in a goroutine, logging to w, and
+// waits until it is ready. opts may add Reload hooks; Logger, Drain and
+// Ready are set here. The box is stopped and closeLog called at cleanup.
+func launchBox(t testing.TB, cfg *config.Config, w io.Writer, opts Options, closeLog func()) *box {
+	t.Helper()
 	b := &box{t: t, cfg: cfg, drain: make(chan struct{}), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
 	ready := make(chan string, 1)
-	logw := &testLogWriter{t: t}
-	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	go func() {
-		b.done <- Run(ctx, cfg, Options{Logger: log, Drain: b.drain, Ready: func(a string) { ready <- a }})
-	}()
+	opts.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	opts.Drain = b.drain
+	opts.Ready = func(a string) { ready <- a }
+	go func() { b.done <- Run(ctx, cfg, opts) }()
 	select {
 	case b.api = <-ready:
 	case err := <-b.done:
@@ -94,7 +102,7 @@ trunks:
 	}
 	t.Cleanup(func() {
 		b.stop()
-		logw.close()
+		closeLog()
 	})
 	return b
 }

@@ -2,11 +2,9 @@ package daemon
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -85,26 +83,7 @@ func startFileBox(t *testing.T, yaml string) *fileBox {
 	fb := &fileBox{path: path, reload: make(chan struct{}), reloaded: make(chan error, 1)}
 	tw := &testLogWriter{t: t}
 	fb.logs = &syncBuffer{tw: tw}
-	b := &box{t: t, cfg: cfg, drain: make(chan struct{}), done: make(chan error, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	b.cancel = cancel
-	ready := make(chan string, 1)
-	log := slog.New(slog.NewTextHandler(fb.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	go func() {
-		b.done <- Run(ctx, cfg, Options{Logger: log, Drain: b.drain, Ready: func(a string) { ready <- a },
-			Reload: fb.reload, Reloaded: func(err error) { fb.reloaded <- err }})
-	}()
-	select {
-	case b.api = <-ready:
-	case err := <-b.done:
-		t.Fatalf("daemon stopped before ready: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("daemon not ready after 30s")
-	}
-	t.Cleanup(func() {
-		b.stop()
-		tw.close()
-	})
+	b := launchBox(t, cfg, fb.logs, Options{Reload: fb.reload, Reloaded: func(err error) { fb.reloaded <- err }}, tw.close)
 	fb.box = b
 	return fb
 }
