@@ -8,8 +8,9 @@ LDFLAGS := -X main.version=$(VERSION)
 TAGS    ?= $(shell pkg-config --exists portaudio-2.0 2>/dev/null && [ "$$CGO_ENABLED" != 0 ] && echo portaudio)
 FUZZTIME ?= 3s
 TESTTIMEOUT ?= 14m
+CHAOS_SEEDS ?= 1-10
 
-.PHONY: all deps build demo test test-go fuzz vet bench soak deb deb-test clean
+.PHONY: all deps build demo test test-go fuzz vet bench soak chaos deb deb-test clean
 
 all: build
 
@@ -40,7 +41,11 @@ bench: deps build
 	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem -benchtime 1x -timeout 30m ./... | tee $(BUILD)/bench.txt
 
 soak: deps build
-	CALLBOX_SOAK=1 $(GO) test -tags '$(TAGS)' -p 1 -timeout 120m -count=1 ./...
+	CALLBOX_SOAK=1 CALLBOX_CHAOS_SEEDS='$(CHAOS_SEEDS)' $(GO) test -tags '$(TAGS)' -p 1 -timeout 120m -count=1 ./...
+
+# The cluster chaos soak alone: make chaos CHAOS_SEEDS=1-50 (root for partitions).
+chaos: build
+	CALLBOX_SOAK=1 CALLBOX_CHAOS_SEEDS='$(CHAOS_SEEDS)' $(GO) test -p 1 -timeout 120m -count=1 -v -run 'TestChaosCampaignSoak' ./daemon/clusterctl/
 
 deb: build
 	packaging/build-deb.sh $(VERSION)

@@ -370,19 +370,29 @@ func interruptAttempt(t *tx, a *Attempt, at time.Time, within time.Duration) err
 		ct.State = ContactPending
 		ct.NextAttemptAt = at
 		ct.LastDisposition = "interrupted"
-		if answered {
+		switch {
+		case answered && k.MaxAttempts > 0 && ct.Attempts >= k.MaxAttempts:
+			// The attempt cap is a compliance limit: a call cut off on the
+			// last allowed attempt ends the contact (disposition
+			// "interrupted") rather than leaving it pending for a callback
+			// that ClaimAttempt would refuse for ever.
+			ct.State = ContactDone
+			ct.Callback = false
+		case answered:
 			ct.Callback = true
 			ct.ResumeNode = a.ResumeNode
 			ct.CallbackBy = at.Add(within)
-		} else if ct.Attempts > 0 {
+		case ct.Attempts > 0:
 			ct.Attempts--
 		}
-		dnc, err := isDNC(t, ct.Phone, ct.CampaignID)
-		if err != nil {
-			return err
-		}
-		if dnc {
-			ct.State = ContactDNC
+		if ct.State == ContactPending {
+			dnc, err := isDNC(t, ct.Phone, ct.CampaignID)
+			if err != nil {
+				return err
+			}
+			if dnc {
+				ct.State = ContactDNC
+			}
 		}
 		if err := saveContact(t, k, &old, ct); err != nil {
 			return err

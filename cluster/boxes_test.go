@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -123,5 +124,44 @@ func TestPlanAssignments(t *testing.T) {
 	}
 	if per["a"] != 3 || per["b"] != 2 {
 		t.Fatalf("per box = %v", per)
+	}
+}
+
+// A call cut off on the campaign's last allowed attempt ends the contact
+// (found by the chaos soak: it stayed pending with a callback that
+// ClaimAttempt refused for ever, so the campaign never finished).
+func TestInterruptedAtAttemptCapEndsContact(t *testing.T) {
+	h := runningCampaign(t, 1) // MaxAttempts 3
+	h.ok(renew("box1", t0, 10*time.Second, 4, 0, 1))
+	h.ok(renew("box2", t0, 4*time.Minute, 4, 0, 1))
+	at := t0
+	for i := 1; i <= 3; i++ {
+		id := fmt.Sprintf("a%d", i)
+		box := "box1"
+		if i%2 == 0 {
+			box = "box2"
+		}
+		h.ok(claim(id, "k0000", box, uint64(i), at))
+		h.ok(&MarkAnswered{AttemptID: id, Token: uint64(i), At: at.Add(time.Second)})
+		if i < 3 {
+			h.ok(&MarkInterrupted{Box: box, At: at.Add(2 * time.Second)})
+			c, _, _ := h.f.Contact("camp", "k0000")
+			if c.State != ContactPending || !c.Callback {
+				t.Fatalf("after cut-off %d: contact = %+v", i, c)
+			}
+		}
+		at = at.Add(3 * time.Second)
+	}
+	// The third (last allowed) attempt's box dies.
+	r := h.ok(&ExpireLeases{At: t0.Add(time.Minute), Grace: time.Second, CallbackWithin: time.Minute}).(ExpireResult)
+	if r.Interrupted != 1 {
+		t.Fatalf("expire = %+v", r)
+	}
+	c, _, _ := h.f.Contact("camp", "k0000")
+	if c.State != ContactDone || c.Callback || c.LastDisposition != "interrupted" {
+		t.Fatalf("contact cut off at the cap = %+v; want done, no callback", c)
+	}
+	if due, _ := h.f.DueContacts("camp", t0.Add(2*time.Minute), 10); len(due) != 0 {
+		t.Fatalf("contact at its cap is still due: %+v", due)
 	}
 }

@@ -363,6 +363,9 @@ func applyCreateCampaign(t *tx, c *CreateCampaign) (any, error) {
 	} else if ex != nil {
 		return fmt.Errorf("%w: campaign %q", ErrExists, k.ID), nil
 	}
+	if reject, err := checkCampaignFlows(t, &k); reject != nil || err != nil { // flows.go: store:NAME[@N]
+		return reject, err
+	}
 	k.State = CampaignCreated
 	k.Counters = Counters{}
 	k.StartAt, k.EndAt = utc(k.StartAt), utc(k.EndAt)

@@ -28,6 +28,17 @@ const (
 	TypeExpireLeases     CommandType = 14
 	TypeRemoveBox        CommandType = 15
 	TypeMarkAnswered     CommandType = 16
+	TypeStageContacts    CommandType = 17
+	// Flows (flows.go) and accounts (users.go).
+	TypePutFlowVersion CommandType = 24
+	TypeArchiveFlow    CommandType = 25
+	TypePutUser        CommandType = 26
+	TypeDeleteUser     CommandType = 27
+	TypePutToken       CommandType = 28
+	TypeRevokeToken    CommandType = 29
+	// work sharing (cluster/assign.go)
+	TypeReleaseAttempt CommandType = 20
+	TypeClaimBatch     CommandType = 21
 )
 
 // MaxCommandSize bounds one encoded command (one raft entry).
@@ -75,6 +86,24 @@ func (t CommandType) String() string {
 		return "RemoveBox"
 	case TypeMarkAnswered:
 		return "MarkAnswered"
+	case TypeStageContacts:
+		return "StageContacts"
+	case TypePutFlowVersion:
+		return "PutFlowVersion"
+	case TypeArchiveFlow:
+		return "ArchiveFlow"
+	case TypePutUser:
+		return "PutUser"
+	case TypeDeleteUser:
+		return "DeleteUser"
+	case TypePutToken:
+		return "PutToken"
+	case TypeRevokeToken:
+		return "RevokeToken"
+	case TypeReleaseAttempt:
+		return "ReleaseAttempt"
+	case TypeClaimBatch:
+		return "ClaimBatch"
 	}
 	return fmt.Sprintf("CommandType(%d)", byte(t))
 }
@@ -135,6 +164,24 @@ func newCommand(t CommandType) Command {
 		return &RemoveBox{}
 	case TypeMarkAnswered:
 		return &MarkAnswered{}
+	case TypeStageContacts:
+		return &StageContacts{}
+	case TypePutFlowVersion:
+		return &PutFlowVersion{}
+	case TypeArchiveFlow:
+		return &ArchiveFlow{}
+	case TypePutUser:
+		return &PutUser{}
+	case TypeDeleteUser:
+		return &DeleteUser{}
+	case TypePutToken:
+		return &PutToken{}
+	case TypeRevokeToken:
+		return &RevokeToken{}
+	case TypeReleaseAttempt:
+		return &ReleaseAttempt{}
+	case TypeClaimBatch:
+		return &ClaimBatch{}
 	}
 	return nil
 }

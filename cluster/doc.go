@@ -17,6 +17,8 @@
 //	ImportContacts, CommitImport                                int (contacts made visible)
 //	ClaimAttempt, FinishAttempt                                 Attempt
 //	MarkInterrupted                                             int (attempts interrupted)
+//	StageContacts                                               StageResult
+//	AbortImport of a StageContacts import                       int (chunks left to remove)
 //
 // A single box is a one-node cluster bootstrapped on first start (Config.Bootstrap);
 // later members join over a pluggable raft.Transport.

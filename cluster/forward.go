@@ -104,6 +104,8 @@ func encodeResp(v any) (kind string, body json.RawMessage, err error) {
 		kind = "Box"
 	case ExpireResult:
 		kind = "ExpireResult"
+	case ClaimBatchResult:
+		kind = "ClaimBatchResult"
 	default:
 		kind = fmt.Sprintf("%T", v)
 	}
@@ -134,6 +136,10 @@ func decodeResp(kind string, body json.RawMessage) (any, error) {
 		return v, err
 	case "ExpireResult":
 		var v ExpireResult
+		err = json.Unmarshal(body, &v)
+		return v, err
+	case "ClaimBatchResult":
+		var v ClaimBatchResult
 		err = json.Unmarshal(body, &v)
 		return v, err
 	}

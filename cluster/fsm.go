@@ -374,6 +374,24 @@ func (f *FSM) dispatch(t *tx, cmd Command) (any, error) {
 		return applyRemoveBox(t, cmd.(*RemoveBox))
 	case TypeMarkAnswered:
 		return applyMarkAnswered(t, cmd.(*MarkAnswered))
+	case TypeStageContacts:
+		return applyStageContacts(t, cmd.(*StageContacts))
+	case TypePutFlowVersion:
+		return applyPutFlowVersion(t, cmd.(*PutFlowVersion))
+	case TypeArchiveFlow:
+		return applyArchiveFlow(t, cmd.(*ArchiveFlow))
+	case TypePutUser:
+		return applyPutUser(t, cmd.(*PutUser))
+	case TypeDeleteUser:
+		return applyDeleteUser(t, cmd.(*DeleteUser))
+	case TypePutToken:
+		return applyPutToken(t, cmd.(*PutToken))
+	case TypeRevokeToken:
+		return applyRevokeToken(t, cmd.(*RevokeToken))
+	case TypeReleaseAttempt:
+		return applyReleaseAttempt(t, cmd.(*ReleaseAttempt))
+	case TypeClaimBatch:
+		return applyClaimBatch(t, cmd.(*ClaimBatch))
 	}
 	return fmt.Errorf("%w: type byte %d", ErrUnknownCommand, byte(cmd.Type())), nil
 }

@@ -14,6 +14,8 @@ func FuzzDecodeCommand(f *testing.F) {
 		&CreateCampaign{Campaign: testCampaign("c"), At: t0},
 		&ClaimAttempt{AttemptID: "a", CampaignID: "c", ContactID: "k", Box: "b", Token: 1, At: t0},
 		&ImportChunk{ImportID: "i", CampaignID: "c", Contacts: contacts(2, "k")},
+		&ClaimBatch{Claims: []ClaimAttempt{{AttemptID: "a", CampaignID: "c", ContactID: "k", Box: "b", Token: 1, At: t0}}},
+		&ReleaseAttempt{AttemptID: "a", Box: "b", Token: 3, At: t0, Reason: "full"},
 	} {
 		b, err := Encode(c)
 		if err != nil {

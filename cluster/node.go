@@ -75,7 +75,11 @@ type Node struct {
 	fence fenceSlot              // this box's own fence (NewFence), for its dialler
 
 	stop chan struct{}
-	wg   sync.WaitGroup // background loop and Apply waiters
+	wg   sync.WaitGroup // background loop
+	// waiters counts Apply's future waiters. Close waits for them only a
+	// bounded time: hashicorp/raft can leave a future that was queued when
+	// it shut down unanswered (raft issue #498), and Close must not hang.
+	waiters sync.WaitGroup
 
 	mu     sync.Mutex
 	closed bool  // guarded by mu
@@ -152,7 +156,10 @@ func Open(cfg Config) (*Node, error) {
 			Stream: layer, MaxPool: 3, Timeout: 10 * time.Second, Logger: newHclog(lg, "transport"),
 		})
 		n.layer, n.ownTr, n.trans = layer, tr, tr
-		layer.setHandlers(n.handleForward, n.handleJoin)
+		// The forward and join handlers are set once raft exists (below):
+		// until then the layer answers "node not ready", so a peer still
+		// forwarding to this box from before its restart cannot reach a
+		// nil raft.
 	}
 	if n.trans == nil {
 		if _, err := net.ResolveTCPAddr("tcp", cfg.BindAddr); err != nil {
@@ -207,6 +214,9 @@ func Open(cfg Config) (*Node, error) {
 	n.raft, err = raft.NewRaft(rc, n.fsm, cache, n.logs, snaps, n.trans)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
+	}
+	if n.layer != nil {
+		n.layer.setHandlers(n.handleForward, n.handleJoin)
 	}
 	n.wg.Add(1)
 	go n.maintain()
@@ -283,6 +293,10 @@ func (n *Node) maintain() {
 
 // Close shuts raft down and closes both DBs. It is idempotent; later
 // calls return the first call's result.
+// closeWaitersBound is how long Close waits for Apply waiters after raft
+// has shut down.
+const closeWaitersBound = 2 * time.Second
+
 func (n *Node) Close() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -296,6 +310,13 @@ func (n *Node) Close() error {
 		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 	}
 	n.wg.Wait()
+	waited := make(chan struct{})
+	go func() { n.waiters.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(closeWaitersBound):
+		n.log.Warn("raft left an apply unanswered at shutdown; closing without it")
+	}
 	n.pool.closeAll()
 	if n.ownTr != nil {
 		if err := n.ownTr.Close(); err != nil {
@@ -414,12 +435,12 @@ func (n *Node) applyLocal(ctx context.Context, cmd Command, data []byte) (any, u
 		n.mu.Unlock()
 		return nil, 0, ErrClosed
 	}
-	n.wg.Add(1) // the waiter below; Close waits for it after raft shutdown
+	n.waiters.Add(1) // the waiter below; Close waits for it after raft shutdown
 	n.mu.Unlock()
 	f := n.raft.Apply(data, timeout)
 	done := make(chan error, 1)
 	go func() {
-		defer n.wg.Done()
+		defer n.waiters.Done()
 		done <- f.Error()
 	}()
 	select {

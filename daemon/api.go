@@ -38,6 +38,7 @@ func (a *apiServer) routes() http.Handler {
 	mux.HandleFunc("GET /v1/trunks", a.auth(a.handleTrunks))
 	a.campaignRoutes(mux)
 	a.securityRoutes(mux)
+	a.flowRoutes(mux)     // stored flows (api_flows.go)
 	a.operatorRoutes(mux) // OpenAPI, events, export, dashboard (openapi.go)
 	mux.HandleFunc("GET /v1/stats/media", a.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.calls.mediaStats())

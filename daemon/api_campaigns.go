@@ -24,6 +24,7 @@ func (a *apiServer) campaignRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/campaigns/{id}", a.auth(a.handleGetCampaign))
 	mux.HandleFunc("POST /v1/campaigns/{id}/{action}", a.auth(a.handleCampaignAction))
 	mux.HandleFunc("GET /v1/campaigns/{id}/report", a.auth(a.handleCampaignReport))
+	mux.HandleFunc("GET /v1/campaigns/{id}/series", a.auth(a.handleCampaignSeries)) // api_series.go
 	mux.HandleFunc("GET /v1/campaigns/{id}/attempts", a.auth(a.handleCampaignAttempts))
 	mux.HandleFunc("POST /v1/dnc", a.auth(a.handleAddDNC))
 	mux.HandleFunc("DELETE /v1/dnc", a.auth(a.handleRemoveDNC))
@@ -175,6 +176,7 @@ func (a *apiServer) handleImport(w http.ResponseWriter, r *http.Request) {
 		CampaignID: id, ImportID: importID, Region: region, Mode: mode,
 		Encoding: q.Get("encoding"), At: now,
 	})
+	prog.done(rep, err) // callbox_imports_total, callbox_import_rows_total (metrics_hooks.go)
 	var mbe *http.MaxBytesError
 	switch {
 	case err == nil:

@@ -247,6 +247,29 @@ func (h *eventHub) observe(rec cluster.CallRecord) {
 	h.publishLocked(StreamEvent{Type: EventCallEnded, At: rec.EndAt, Call: ptr(c.ev)})
 }
 
+// ringing publishes call.ringing the moment the SIP layer sees the first
+// 180/183 (not when the next record is committed, which for an unanswered
+// call is its end). The later record with the same ring time publishes
+// nothing more. It is called on the SIP layer's goroutine and never
+// blocks.
+func (h *eventHub) ringing(id string, at time.Time) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.live[id]
+	if c == nil || c.rang {
+		return
+	}
+	c.rang = true
+	c.ev.RingAt = &at
+	if c.ev.State == "dialling" {
+		c.ev.State = "ringing"
+	}
+	h.publishLocked(StreamEvent{Type: EventCallRinging, At: at, Call: ptr(c.ev)})
+}
+
 // dtmf counts a digit on a live call and publishes it (without the digit:
 // a card number read out on the keypad must not leave the box digit by
 // digit). It is called from the media path and never blocks.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -157,6 +158,66 @@ func TestEventStreamCallAgainstSIPp(t *testing.T) {
 			}
 			break
 		}
+	}
+	s.wait(t)
+}
+
+// TestEventRingingAsItHappens places a call that SIPp lets ring for 2.5 s
+// (180) before answering 486, and expects started, ringing and ended in
+// that order, with ringing arriving while the phone rings: well before the
+// end (it used to come with the final record), and stamped with the SIP
+// layer's ring time.
+func TestEventRingingAsItHappens(t *testing.T) {
+	requireEspeak(t)
+	s := startSIPp(t, "uas-ring-busy.xml")
+	b := startBox(t, s.port, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+b.api+"/v1/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if ev := readEvent(ctx, t, c); ev.Type != EventHello {
+		t.Fatalf("first event %+v", ev)
+	}
+	var placed struct{ ID string }
+	if code := apiCall(t, b, "POST", "/v1/calls", apiv1.PlaceCall{Number: "+8613800000010", Say: "Hello there."}, &placed); code != http.StatusAccepted {
+		t.Fatalf("place call: %d", code)
+	}
+	var order []string
+	got := map[string]time.Time{}
+	var ringEv StreamEvent
+	for got[EventCallEnded].IsZero() {
+		ev := readEvent(ctx, t, c)
+		if ev.Call == nil || ev.Call.ID != placed.ID {
+			continue
+		}
+		order = append(order, ev.Type)
+		got[ev.Type] = time.Now()
+		if ev.Type == EventCallRinging {
+			ringEv = ev
+		}
+	}
+	want := []string{EventCallStarted, EventCallRinging, EventCallEnded}
+	if fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", order, want)
+	}
+	// SIPp rings for 2.5 s: ringing must arrive at least 1.5 s before the end
+	// (a loose bound for a loaded machine; before the fix the gap was ~0).
+	if gap := got[EventCallEnded].Sub(got[EventCallRinging]); gap < 1500*time.Millisecond {
+		t.Errorf("ringing arrived only %s before the end", gap)
+	}
+	if ringEv.Call.State != "ringing" || ringEv.Call.RingAt == nil || !ringEv.At.Equal(*ringEv.Call.RingAt) {
+		t.Errorf("ringing event %+v call %+v", ringEv, ringEv.Call)
+	}
+	if lag := got[EventCallRinging].Sub(ringEv.At); lag > time.Second || lag < -time.Second {
+		t.Errorf("ringing event received %s after its ring time", lag)
+	}
+	var rec apiv1.CallRecord
+	apiCall(t, b, "GET", "/v1/calls/"+placed.ID, nil, &rec)
+	if rec.RingAt == nil || !rec.RingAt.Equal(*ringEv.Call.RingAt) || rec.Disposition != "busy" {
+		t.Errorf("record ring time %v disposition %s; event ring time %v", rec.RingAt, rec.Disposition, ringEv.Call.RingAt)
 	}
 	s.wait(t)
 }

@@ -244,7 +244,11 @@ func (a *apiServer) handleAddUser(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	u, err := a.sec.authn.Store.AddUser(body.Name, auth.Role(body.Role), body.Password)
+	add := a.sec.authn.Store.AddUser
+	if principal(r).Via == auth.ViaLocal {
+		add = a.sec.authn.Store.AddFirstUser // setup mode: the cluster's first user, once
+	}
+	u, err := add(body.Name, auth.Role(body.Role), body.Password)
 	if err != nil {
 		writeAuthError(w, err)
 		return

@@ -67,6 +67,13 @@ type CallRequest struct {
 	Flow    string
 	Profile map[string]string
 	flow    *flow.Flow // loaded by validate
+	// Resume and ResumeAt make the call a callback after a cut-off call,
+	// resuming its flow (flow.RunOptions); OnProgress hears each
+	// say/ask/menu node the flow reaches (the executor keeps the attempt's
+	// resume point with it).
+	Resume     bool
+	ResumeAt   string
+	OnProgress func(node string)
 }
 
 // callState is the daemon's side of one live call. It is created before the
@@ -312,6 +319,7 @@ func (m *callManager) runOutbound(ctx context.Context, st *callState, req CallRe
 	call, err := m.ua.Dial(ctx, sipua.DialRequest{
 		Trunk: req.Trunk, Number: req.Number, CallerID: req.CallerID,
 		RingTimeout: req.RingTimeout, CallID: st.id,
+		OnRinging: func(_ int, at time.Time) { m.events.ringing(st.id, at) }, // GET /v1/events (api_events.go)
 	})
 	defer m.closeMedia(st, &rec)
 	if err != nil {

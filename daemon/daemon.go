@@ -90,7 +90,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 
 	// Users, audit log, recording keys, HTTPS certificate, metrics.
-	sec, err := openSecurity(cfg, log.With("component", "security"))
+	sec, err := openSecurity(cfg, node, log.With("component", "security"))
 	if err != nil {
 		return err
 	}

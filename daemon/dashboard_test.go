@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,13 +55,15 @@ func startChromium(t *testing.T) *cdp {
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 		"--autoplay-policy=no-user-gesture-required", "--window-size=1280,1000",
 		"--remote-debugging-port=0", "--user-data-dir="+t.TempDir(), "about:blank")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its helpers too, so none writes into the profile after
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the whole group: browser, renderers, crashpad
 		_ = cmd.Wait()
+		time.Sleep(200 * time.Millisecond) // let the killed helpers go before TempDir's cleanup removes the profile
 	})
 	portc := make(chan string, 1)
 	go func() {
@@ -281,6 +284,19 @@ func (c *cdp) checkNoExceptions() {
 	}
 }
 
+// setFile puts a file into a file input, as a user picking it would.
+func setFile(page *cdp, sel, path string) {
+	page.t.Helper()
+	var docNode struct{ Root struct{ NodeID int } }
+	_ = json.Unmarshal(page.call("DOM.getDocument", map[string]any{}), &docNode)
+	var input struct{ NodeID int }
+	_ = json.Unmarshal(page.call("DOM.querySelector", map[string]any{"nodeId": docNode.Root.NodeID, "selector": sel}), &input)
+	if input.NodeID == 0 {
+		page.t.Fatalf("no %s on the page", sel)
+	}
+	page.call("DOM.setFileInputFiles", map[string]any{"nodeId": input.NodeID, "files": []string{path}})
+}
+
 // screenshotDir is build/screenshots/dashboard (kept after the test, not
 // committed), or $CALLBOX_SCREENSHOTS.
 func screenshotDir(t *testing.T) string {
@@ -305,8 +321,8 @@ func TestDashboardInChromium(t *testing.T) {
 	page := startChromium(t)
 	shots := screenshotDir(t)
 
-	s, err := sim.New(sim.Config{Port: -1, RTPPortMin: 47000 + (time.Now().Nanosecond()/1000%40)*20,
-		RTPPortMax: 47000 + (time.Now().Nanosecond()/1000%40)*20 + 19, MaxRing: time.Second})
+	rtpBase := 47000 + (time.Now().Nanosecond()/1000%40)*20 // once: two reads of the clock gave an empty range
+	s, err := sim.New(sim.Config{Port: -1, RTPPortMin: rtpBase, RTPPortMax: rtpBase + 19, MaxRing: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,9 +364,22 @@ func TestDashboardInChromium(t *testing.T) {
 	page.waitFor("wizard", `!document.querySelector('#page-wizard').hidden && document.querySelectorAll('#wiz-trunk option').length > 0`, 10*time.Second)
 	page.fill("#wiz-id", "dash1")
 	page.fill("#wiz-name", "Reminder test")
-	page.fill("#wiz-flow", flowPath)
+	page.waitFor("flows API probed", `S.flowsAPI !== null || document.querySelector('#wiz-flow-upload').hidden`, 10*time.Second)
+	if page.eval(`S.flowsAPI === true`) == true {
+		// The box stores flows: upload the file through the wizard and use it.
+		setFile(page, "#wiz-flow-file", flowPath)
+		page.fill("#wiz-flow-name", "dash-reminder")
+		page.click("#wiz-flow-send")
+		page.waitFor("flow stored", `document.querySelector('#wiz-flow-msg').classList.contains('good')`, 10*time.Second)
+		if got := page.eval(`document.querySelector('#wiz-flow').value`); got != "store:dash-reminder" {
+			t.Errorf("flow field after the upload: %v", got)
+		}
+	} else {
+		page.fill("#wiz-flow", flowPath)
+	}
 	page.fill("#wiz-tz", noonZone())
 	page.fill("#wiz-attempts", "1")
+	page.fill("#wiz-cps", "3")
 	page.click("#wiz-create")
 	page.waitFor("step 2", `!document.querySelector('#wiz-step2').hidden`, 10*time.Second)
 
@@ -363,11 +392,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if err := os.WriteFile(csvPath, []byte(csv), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var docNode struct{ Root struct{ NodeID int } }
-	_ = json.Unmarshal(page.call("DOM.getDocument", map[string]any{}), &docNode)
-	var input struct{ NodeID int }
-	_ = json.Unmarshal(page.call("DOM.querySelector", map[string]any{"nodeId": docNode.Root.NodeID, "selector": "#wiz-csv"}), &input)
-	page.call("DOM.setFileInputFiles", map[string]any{"nodeId": input.NodeID, "files": []string{csvPath}})
+	setFile(page, "#wiz-csv", csvPath)
 	page.click("#wiz-upload")
 	page.waitFor("import report", `!document.querySelector('#wiz-report').hidden`, 15*time.Second)
 	if got := page.text("#rep-imported"); got != "3" {
@@ -385,6 +410,8 @@ func TestDashboardInChromium(t *testing.T) {
 
 	// Live counters move.
 	ticks0, _ := strconv.Atoi(page.text("#stat-ticks"))
+	page.waitFor("campaign listed with its contacts", `/ 3$/.test(document.querySelector('#campaigns tr[data-campaign="dash1"] .progress').textContent)`, 10*time.Second)
+	progress0 := page.text(`#campaigns tr[data-campaign="dash1"] .progress`)
 	page.waitFor("a call started", `Number(document.querySelector('#stat-started').textContent) >= 1`, 20*time.Second)
 	page.waitFor("a live call row", `document.querySelectorAll('#live-calls tbody tr').length >= 1 || Number(document.querySelector('#stat-ended').textContent) >= 1`, 20*time.Second)
 	page.screenshot(shots, "4-live-calls")
@@ -395,7 +422,22 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	page.waitFor("campaign figures", `document.querySelector('#campaigns tr[data-campaign="dash1"] .answer-rate').textContent !== '–'`, 20*time.Second)
 	page.waitFor("campaign chart", `document.querySelectorAll('#campaigns tr[data-campaign="dash1"] svg polyline, #campaigns tr[data-campaign="dash1"] svg circle').length > 0`, 10*time.Second)
+	page.waitFor("campaign done", `document.querySelector('#campaigns tr[data-campaign="dash1"] .progress').textContent === '3 / 3'`, 60*time.Second)
+	if progress0 == "3 / 3" {
+		t.Errorf("campaign progress did not move: %q at the start", progress0)
+	}
+	// The large chart over time is drawn from the box's series endpoint.
+	page.waitFor("chart over time", `document.querySelector('#chart-campaign').textContent === 'dash1' && Number(document.querySelector('#campaign-chart').dataset.points) >= 1 && document.querySelectorAll('#campaign-chart polyline, #campaign-chart circle').length >= 1`, 20*time.Second)
+	// Two of the three dialled contacts answered (the third is busy): the
+	// report's figures and the series agree once every attempt finished.
+	page.waitFor("answer rate 2 of 3", `document.querySelector('#campaigns tr[data-campaign="dash1"] .answer-rate').textContent === '66.7%'`, 20*time.Second)
+	page.waitFor("series holds every call", `S.series.get('dash1').points.reduce((n, p) => n + p.finished, 0) === 3 && S.series.get('dash1').points.reduce((n, p) => n + p.answered, 0) === 2`, 20*time.Second)
 	page.screenshot(shots, "5-overview-after-calls")
+	page.click("#lang-toggle")
+	page.waitFor("Mandarin overview", `document.querySelector('[data-i18n="chart.title"]').textContent === '趋势'`, 5*time.Second)
+	page.screenshot(shots, "5b-overview-after-calls-zh")
+	page.click("#lang-toggle")
+	page.waitFor("English UI", `document.querySelector('[data-i18n="chart.title"]').textContent === 'Over time'`, 5*time.Second)
 
 	// Call detail: the recording loads as audio/wav and plays.
 	page.eval(`[...document.querySelectorAll('#recent-calls tbody tr')].find(r => r.cells[3].textContent === 'answered').setAttribute('id', 'answered-row'); true`)
@@ -407,8 +449,46 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	page.eval(`document.querySelector('#call-audio').play().then(() => true)`)
 	page.waitFor("playback", `document.querySelector('#call-audio').currentTime > 0.2`, 10*time.Second)
-	page.waitFor("transcript", `document.querySelectorAll('#call-transcript li').length > 0`, 10*time.Second)
+	t1 := page.eval(`document.querySelector('#call-audio').currentTime`).(float64)
+	page.waitFor("playback advancing", fmt.Sprintf(`document.querySelector('#call-audio').currentTime > %f + 0.3`, t1), 10*time.Second)
+	if e := page.eval(`(() => { const a = document.querySelector('#call-audio'); return a.error ? 'error ' + a.error.code : (a.paused && !a.ended ? 'paused' : 'ok'); })()`); e != "ok" {
+		t.Errorf("audio element: %v", e)
+	}
+	// The transcript shows what the bot said and what the callee answered.
+	page.waitFor("transcript", `document.querySelectorAll('#call-transcript li').length >= 2`, 10*time.Second)
+	tr := page.text("#call-transcript")
+	caller := page.eval(`[...document.querySelectorAll('#call-transcript li')].filter(li => li.querySelector('.who').textContent === 'Caller').length`)
+	if !strings.Contains(tr, "reminder of your appointment at Central") || caller == float64(0) {
+		t.Errorf("transcript shown (%v caller turns): %q", caller, tr)
+	}
 	page.screenshot(shots, "6-call-detail")
+	page.click("#lang-toggle")
+	page.waitFor("Mandarin call page", `document.querySelector('[data-i18n="call.transcript"]').textContent === '对话记录' && [...document.querySelectorAll('#call-fields td')].some(td => td.textContent === '呼出') && [...document.querySelectorAll('#call-fields td')].some(td => td.textContent === '已接通')`, 5*time.Second)
+	page.screenshot(shots, "6b-call-detail-zh")
+	page.click("#lang-toggle")
+	callHash := page.eval(`location.hash`).(string)
+
+	// A viewer sees the call but no player, and the box refuses the audio.
+	page.eval(`api('POST', '/v1/users', {name: 'ops-viewer', role: 'viewer', password: 'viewer password'}).then(() => true)`)
+	page.click("#logout")
+	page.waitFor("login page", `!document.querySelector('#page-login').hidden`, 10*time.Second)
+	page.fill("#login-user", "ops-viewer")
+	page.fill("#login-pass", "viewer password")
+	page.click(`#login-form button[type=submit]`)
+	page.waitFor("viewer signed in", `document.querySelector('#whoami').textContent.includes('viewer')`, 10*time.Second)
+	page.eval(fmt.Sprintf(`location.hash = %q; true`, callHash))
+	page.waitFor("viewer call page", `!document.querySelector('#page-call').hidden && document.querySelectorAll('#call-fields tr').length > 0`, 10*time.Second)
+	page.waitFor("no player for the viewer", `document.querySelector('#call-recording-card').hidden && !document.querySelector('#call-no-listen').hidden`, 10*time.Second)
+	if got := page.eval(`document.querySelector('#call-audio').getAttribute('src')`); got != nil {
+		t.Errorf("viewer's audio element has a source: %v", got)
+	}
+	if st := page.eval(fmt.Sprintf(`fetch('/v1/calls/' + %q.split('/').pop() + '/recording', {credentials: 'same-origin'}).then(r => r.status)`, callHash)); st != float64(403) {
+		t.Errorf("viewer fetching the recording: %v, want 403", st)
+	}
+	if !page.eval(`document.querySelector('#call-transcript-card').hidden`).(bool) {
+		t.Error("the viewer sees a transcript")
+	}
+	page.screenshot(shots, "7-call-detail-viewer")
 	page.checkNoExceptions()
 
 	// The page's own files are served with a strict CSP.

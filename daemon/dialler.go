@@ -1,26 +1,26 @@
 package daemon
 
-// This file holds the campaign dialler: one loop with an injected clock
-// that, for every running campaign, picks due contacts in priority order,
-// skips those outside their calling window or on a DNC list, paces the
-// calls, commits a ClaimAttempt through Raft before the INVITE leaves,
-// places the call through the call manager (running the campaign's or the
-// A/B variant's dialogue flow with the contact's profile, or speaking the
-// campaign prompt) and commits FinishAttempt with the retry policy's
-// outcome and the dialogue's result. On start it settles the attempts this
+// This file holds the campaign dialler's leader half and its lifecycle.
+// One loop with an injected clock runs on every box. On the raft leader it
+// plans: for every running campaign it picks due contacts in priority
+// order, skips those outside their calling window or on a DNC list, paces
+// them (the campaign's pacer, capped by the open attempts the FSM knows,
+// so a new leader continues from FSM state alone), spreads them over the
+// boxes by free lines (cluster.PlanAssignments: a box without a valid
+// lease, with no trunk up, or full gets nothing) and commits the claims
+// *for* those boxes in one ClaimBatch raft entry per round, each with a
+// fencing token above the contact's. On every box (the leader too) the
+// same loop then runs the executor (executor.go), which dials the
+// attempts claimed for its own box. On start it settles the attempts this
 // box left open when it last died.
 //
-// Fencing: the box dials only while its lease holds (cluster.Fence, renewed
-// by clusterRuntime). Fence.CheckDial runs after the claim and right before
-// the INVITE; the answer is committed with MarkAnswered; when the lease is
-// lost the dialler claims nothing and hangs up the calls it placed, before
-// the leader hands their contacts to another box (lease + grace).
-//
-// Only the leader dials in this release: it claims for itself, so a
-// cluster's dialling capacity is the leader's lines. cluster.PlanAssignments
-// (the leader spreading claims over boxes by free lines, each box dialling
-// the attempts claimed for it) is the next step; the fence already checks
-// the claiming box, not the leader.
+// Fencing: a box dials only while its lease holds (cluster.Fence, renewed
+// by clusterRuntime). Fence.CheckDial runs right before the INVITE; the
+// answer is committed with MarkAnswered; when the lease is lost the box
+// neither plans nor dials and hangs up the calls it placed, before the
+// leader hands their contacts to another box (lease + grace): unanswered
+// attempts are requeued at once, answered ones become priority callbacks
+// that resume the flow.
 
 import (
 	"context"
@@ -69,8 +69,9 @@ type dialler struct {
 
 	mu      sync.Mutex
 	pacers  map[string]*campaign.Pacer // guarded by mu; by campaign ID
-	dialing map[string]bool            // guarded by mu; contact keys with a call in flight
-	live    map[string]bool            // guarded by mu; attempt (= call) IDs of calls in flight
+	claimed map[string]plannedClaim    // guarded by mu; leader: attempts it claimed, until they close
+	live    map[string]bool            // guarded by mu; attempt (= call) IDs of calls in flight here
+	gone    map[string]bool            // guarded by mu; attempts given back by this box (until closed)
 	token   uint64                     // guarded by mu; last fencing token issued
 	fenced  bool                       // guarded by mu; the lease was lost and not yet regained
 
@@ -81,7 +82,8 @@ type dialler struct {
 
 func newDialler(box string, log *slog.Logger, node *cluster.Node, calls *callManager) *dialler {
 	return &dialler{box: box, log: log, node: node, calls: calls, now: time.Now, tick: diallerTick,
-		pacers: map[string]*campaign.Pacer{}, dialing: map[string]bool{}, live: map[string]bool{}, stop: make(chan struct{})}
+		pacers: map[string]*campaign.Pacer{}, claimed: map[string]plannedClaim{}, live: map[string]bool{},
+		gone: map[string]bool{}, stop: make(chan struct{})}
 }
 
 // startDialler recovers this box's open attempts and starts the loop.
@@ -141,7 +143,10 @@ func (d *dialler) recover(ctx context.Context) error {
 	}
 	for _, id := range staged {
 		if strings.HasPrefix(id, importPrefix(d.box)) {
-			_, _ = d.node.Apply(ctx, cluster.AbortImport{ImportID: id})
+			if err := campaign.AbortStaged(ctx, d.node, id); err != nil {
+				d.log.Warn("could not abort an import left staged by the last run", "import", id, "err", err)
+				continue
+			}
 			d.log.Warn("aborted an import left staged by the last run", "import", id)
 		}
 	}
@@ -194,26 +199,58 @@ func (d *dialler) loop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if !d.node.IsLeader() {
-			continue // followers do not dial in this release: one dialler per cluster
-		}
 		if !d.leaseHeld() {
 			continue
 		}
-		d.step(ctx)
+		if d.node.IsLeader() {
+			d.step(ctx)
+		}
+		d.execute(ctx)
 	}
 }
 
-// step makes one round of dial decisions over every running campaign and
-// returns how many calls it started.
+// step is the leader's planning round over every running campaign: it
+// picks due contacts (windows, DNC, priority, pacing, caps), spreads them
+// over the boxes by free lines and commits the claims for those boxes in
+// one ClaimBatch per MaxBatchClaims. It returns how many claims committed.
+// It reads only FSM state (plus its pacers), so a new leader continues
+// where the old one stopped.
 func (d *dialler) step(ctx context.Context) int {
+	now := d.now()
+	boxes, err := d.node.FSM().Boxes()
+	if err != nil {
+		d.log.Error("list boxes", "err", err)
+		return 0
+	}
+	open, err := d.node.FSM().AllOpenAttempts()
+	if err != nil {
+		d.log.Error("list open attempts", "err", err)
+		return 0
+	}
+	d.reconcile(open)
+	perBox, perCamp := map[string]int{}, map[string]int{}
+	for _, a := range open {
+		perBox[a.Box]++
+		perCamp[a.CampaignID]++
+	}
+	// A box's Active lags by up to a renewal period; the open attempts
+	// assigned to it are known now.
+	for i := range boxes {
+		boxes[i].Active = max(boxes[i].Active, perBox[boxes[i].ID])
+		// A box renews every third of its lease; one that missed more than
+		// a renewal (killed, cut off) keeps its lease until the leader
+		// expires it, but gets no new work meanwhile.
+		if b := boxes[i]; now.Sub(b.RenewedAt) > b.LeaseUntil.Sub(b.RenewedAt)/2 {
+			boxes[i].Lines = 0
+		}
+	}
 	camps, err := d.node.Campaigns()
 	if err != nil {
 		d.log.Error("list campaigns", "err", err)
 		return 0
 	}
-	started := 0
-	now := d.now()
+	var claims []cluster.ClaimAttempt
+	var planned []plannedClaim
 	for i := range camps {
 		k := &camps[i]
 		if k.State != cluster.CampaignRunning {
@@ -222,9 +259,170 @@ func (d *dialler) step(ctx context.Context) int {
 		if (!k.StartAt.IsZero() && now.Before(k.StartAt)) || (!k.EndAt.IsZero() && !now.Before(k.EndAt)) {
 			continue
 		}
-		started += d.stepCampaign(ctx, k, now)
+		cs, ps := d.planCampaign(ctx, k, now, boxes, perCamp[k.ID])
+		claims, planned = append(claims, cs...), append(planned, ps...)
 	}
-	return started
+	n := 0
+	for len(claims) > 0 {
+		m := min(len(claims), cluster.MaxBatchClaims)
+		n += d.commitClaims(ctx, claims[:m], planned[:m], now)
+		claims, planned = claims[m:], planned[m:]
+	}
+	return n
+}
+
+// plannedClaim is what the leader keeps about a claim it committed: the
+// pacer line to give back when the attempt closes, wherever it ran.
+type plannedClaim struct {
+	campaign, trunk, agentMode string
+	pacer                      *campaign.Pacer
+}
+
+// planCampaign decides k's claims for this round and takes the lines they
+// use from boxes (so the next campaign sees what is left).
+func (d *dialler) planCampaign(ctx context.Context, k *cluster.Campaign, now time.Time, boxes []cluster.Box, open int) ([]cluster.ClaimAttempt, []plannedClaim) {
+	p := d.pacer(k)
+	room := p.Allowance(now)
+	if k.Pacing.MaxConcurrent > 0 {
+		// after a leadership change the pacer does not know the attempts
+		// the old leader claimed; the FSM does
+		room = min(room, k.Pacing.MaxConcurrent-open)
+	}
+	targets := boxes
+	if p.Mode() != "agentless" {
+		// agent state (who is talking) lives in this box's pacer: agent
+		// campaigns are dialled by the leader box alone
+		targets = nil
+		for _, b := range boxes {
+			if b.ID == d.node.ID() {
+				targets = append(targets, b)
+			}
+		}
+	}
+	free := 0
+	for _, b := range targets {
+		free += b.Free(now)
+	}
+	room = min(room, free)
+	if room < 1 {
+		return nil, nil
+	}
+	if flowName := campaignFlow(k, cluster.Variant{}); flowName != "" {
+		if err := d.calls.checkFlow(flowName); err != nil {
+			d.pauseCampaign(ctx, k, fmt.Sprintf("flow %q: %v", flowName, err))
+			return nil, nil
+		}
+	}
+	due, err := d.node.DueContacts(k.ID, now, min(diallerBatch, room*4+8))
+	if err != nil {
+		d.log.Error("due contacts", "campaign", k.ID, "err", err)
+		return nil, nil
+	}
+	cands := d.decide(k, now, p, due)
+	if len(cands) > room {
+		for _, c := range cands[room:] {
+			p.Release(now, c.trunk, false, false, false)
+		}
+		cands = cands[:room]
+	}
+	contacts := make([]cluster.Contact, len(cands))
+	for i, c := range cands {
+		contacts[i] = c.contact
+	}
+	plan := cluster.PlanAssignments(targets, contacts, now)
+	for _, c := range cands[len(plan):] {
+		p.Release(now, c.trunk, false, false, false)
+	}
+	var claims []cluster.ClaimAttempt
+	var planned []plannedClaim
+	for i, a := range plan {
+		cand := cands[i]
+		for j := range boxes {
+			if boxes[j].ID == a.Box {
+				boxes[j].Active++
+			}
+		}
+		for j := range targets {
+			if targets[j].ID == a.Box {
+				targets[j].Active++
+			}
+		}
+		claims = append(claims, cluster.ClaimAttempt{AttemptID: newAttemptID(now), CampaignID: k.ID, ContactID: cand.contact.ID,
+			Box: a.Box, Token: max(d.nextToken(now), cand.contact.Token+1), At: now, Trunk: cand.trunk, Variant: cand.variant.Name})
+		planned = append(planned, plannedClaim{campaign: k.ID, trunk: cand.trunk, agentMode: p.Mode(), pacer: p})
+	}
+	return claims, planned
+}
+
+// commitClaims commits one ClaimBatch. Claims that commit are tracked for
+// their pacer lines; refused ones give their line back at once.
+func (d *dialler) commitClaims(ctx context.Context, claims []cluster.ClaimAttempt, planned []plannedClaim, now time.Time) int {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := d.node.Apply(cctx, cluster.ClaimBatch{Claims: claims})
+	res, _ := resp.(cluster.ClaimBatchResult)
+	if err != nil || len(res.Errors) != len(claims) {
+		for i := range claims {
+			planned[i].pacer.Release(now, planned[i].trunk, false, false, false)
+		}
+		if errors.Is(err, cluster.ErrOutcomeUnknown) {
+			// The batch may have committed: its attempts show up as open
+			// and are dialled or given back by their boxes; the pacer only
+			// under-counts them until they close.
+			d.log.Warn("claim batch outcome unknown", "claims", len(claims))
+		} else {
+			d.log.Error("claim batch failed", "claims", len(claims), "err", err)
+		}
+		return 0
+	}
+	n := 0
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, c := range claims {
+		if e := res.Err(i); e != nil {
+			planned[i].pacer.Release(now, planned[i].trunk, false, false, false)
+			if !isRejection(e) {
+				d.log.Error("claim refused", "campaign", c.CampaignID, "contact", c.ContactID, "box", c.Box, "err", e)
+			}
+			continue
+		}
+		d.claimed[c.AttemptID] = planned[i]
+		n++
+	}
+	if n > 0 {
+		d.log.Debug("claims committed", "claims", n, "of", len(claims))
+	}
+	return n
+}
+
+// reconcile gives back the pacer lines of attempts this leader claimed
+// that are no longer open (finished, released or interrupted on whatever
+// box ran them).
+func (d *dialler) reconcile(open []cluster.Attempt) {
+	still := make(map[string]bool, len(open))
+	for _, a := range open {
+		still[a.ID] = true
+	}
+	d.mu.Lock()
+	var done []string
+	for id := range d.claimed {
+		if !still[id] {
+			done = append(done, id)
+		}
+	}
+	d.mu.Unlock()
+	now := d.now()
+	for _, id := range done {
+		a, _, _ := d.node.FSM().Attempt(id)
+		d.mu.Lock()
+		pc := d.claimed[id]
+		delete(d.claimed, id)
+		d.mu.Unlock()
+		answered := !a.AnsweredAt.IsZero()
+		abandoned := a.Disposition == campaign.DispAbandoned
+		agent := pc.agentMode != "agentless" && answered && !abandoned && a.Disposition != campaign.DispMachine
+		pc.pacer.Release(now, pc.trunk, answered && a.Disposition != campaign.DispMachine, agent, abandoned)
+	}
 }
 
 func (d *dialler) pacer(k *cluster.Campaign) *campaign.Pacer {
@@ -273,37 +471,6 @@ func (d *dialler) decide(k *cluster.Campaign, now time.Time, p *campaign.Pacer, 
 	return out
 }
 
-func (d *dialler) stepCampaign(ctx context.Context, k *cluster.Campaign, now time.Time) int {
-	p := d.pacer(k)
-	if p.Allowance(now) < 1 || d.calls.atCapacity() {
-		return 0
-	}
-	due, err := d.node.DueContacts(k.ID, now, diallerBatch)
-	if err != nil {
-		d.log.Error("due contacts", "campaign", k.ID, "err", err)
-		return 0
-	}
-	d.mu.Lock()
-	kept := due[:0]
-	for _, c := range due {
-		if !d.dialing[k.ID+"\x00"+c.ID] {
-			kept = append(kept, c)
-		}
-	}
-	d.mu.Unlock()
-	n := 0
-	for _, cand := range d.decide(k, now, p, kept) {
-		if d.calls.atCapacity() {
-			p.Release(now, cand.trunk, false, false, false)
-			continue
-		}
-		if d.dial(ctx, k, p, cand, now) {
-			n++
-		}
-	}
-	return n
-}
-
 func (d *dialler) nextToken(now time.Time) uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -319,111 +486,6 @@ func newAttemptID(now time.Time) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return "att-" + now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
-}
-
-// dial claims the contact through Raft, then places the call. The INVITE
-// never leaves without a committed claim.
-func (d *dialler) dial(ctx context.Context, k *cluster.Campaign, p *campaign.Pacer, cand candidate, now time.Time) bool {
-	c := cand.contact
-	flowName := campaignFlow(k, cand.variant)
-	if flowName != "" {
-		if err := d.calls.checkFlow(flowName); err != nil {
-			p.Release(now, cand.trunk, false, false, false)
-			d.pauseCampaign(ctx, k, fmt.Sprintf("flow %q: %v", flowName, err))
-			return false
-		}
-	}
-	fence := d.node.LocalFence()
-	if fence == nil {
-		p.Release(now, cand.trunk, false, false, false)
-		return false
-	}
-	id := newAttemptID(now)
-	token := max(d.nextToken(now), c.Token+1)
-	claimSent := d.now()
-	_, err := d.node.Apply(ctx, cluster.ClaimAttempt{AttemptID: id, CampaignID: k.ID, ContactID: c.ID, Box: fence.Box(),
-		Token: token, At: now, Trunk: cand.trunk, Variant: cand.variant.Name})
-	if err != nil {
-		p.Release(now, cand.trunk, false, false, false)
-		if errors.Is(err, cluster.ErrOutcomeUnknown) {
-			// The claim may have committed: MarkInterrupted on the next
-			// start settles it; never dial on an unknown outcome.
-			d.log.Warn("claim outcome unknown; not dialling", "campaign", k.ID, "contact", c.ID)
-		} else if !isRejection(err) {
-			d.log.Error("claim failed", "campaign", k.ID, "contact", c.ID, "err", err)
-		}
-		return false
-	}
-	key := k.ID + "\x00" + c.ID
-	d.mu.Lock()
-	d.dialing[key] = true
-	d.live[id] = true
-	d.mu.Unlock()
-	req := CallRequest{
-		Number: c.Phone, Trunk: cand.trunk, CallerID: k.CallerID,
-		CampaignID: k.ID, ContactID: c.ID, AttemptID: id, Variant: cand.variant.Name,
-		// The INVITE leaves only if the fence still allows it.
-		BeforeDial: func(ctx context.Context) error { return fence.CheckDial(ctx, id, token, claimSent) },
-		Answered: func(ctx context.Context, at time.Time) {
-			if err := fence.MarkAnswered(ctx, id, token, at, ""); err != nil {
-				d.log.Warn("answer not marked on the attempt", "attempt", id, "err", err)
-			}
-		},
-	}
-	if flowName != "" {
-		req.Flow, req.Profile = flowName, contactProfile(&c)
-	} else {
-		req.Say = promptFor(k, &c)
-	}
-	if k.AMD.Enabled {
-		req.AMD = &AMDSettings{Action: k.AMD.Action, Message: k.AMD.Message}
-	}
-	var agent, abandoned bool
-	if p.Mode() != "agentless" {
-		req.OnAnswer = func() string {
-			if p.Answered(d.now()) {
-				agent = true
-				return ""
-			}
-			abandoned = true
-			if k.SafeHarbour != "" {
-				return k.SafeHarbour
-			}
-			return "Sorry, all our agents are busy. We will call you back later."
-		}
-	}
-	callID, done, err := d.calls.PlaceCall(context.WithoutCancel(ctx), req)
-	if err != nil {
-		disp := campaign.DispNotDialled // busy or draining: the contact goes back
-		if errors.Is(err, ErrBadRequest) {
-			disp = campaign.DispInvalid // this contact's request cannot succeed
-		}
-		d.log.Info("campaign call not placed", "campaign", k.ID, "contact", c.ID, "disposition", disp, "err", err)
-		d.finish(ctx, id, disp, 0, k, &c, "", "", "")
-		p.Release(d.now(), cand.trunk, false, false, false)
-		d.mu.Lock()
-		delete(d.dialing, key)
-		delete(d.live, id)
-		d.mu.Unlock()
-		return false
-	}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		<-done
-		rec, _, _ := d.node.CallRecord(callID)
-		disp := attemptDisposition(rec, k, abandoned)
-		answered := !rec.AnswerAt.IsZero()
-		d.finish(context.WithoutCancel(ctx), id, disp, rec.SIPCode, k, &c, callbackAt(rec), rec.Outcome, rec.Intent)
-		p.Release(d.now(), cand.trunk, answered && rec.AMD != "machine", agent, abandoned)
-		d.mu.Lock()
-		delete(d.dialing, key)
-		delete(d.live, id)
-		d.mu.Unlock()
-	}()
-	d.log.Info("campaign call placed", "campaign", k.ID, "contact", c.ID, "attempt", id, "number", sipua.MaskNumber(c.Phone),
-		"trunk", cand.trunk, "variant", cand.variant.Name, "flow", flowName)
-	return true
 }
 
 // attemptDisposition is the attempt's disposition from its call record:

@@ -84,7 +84,7 @@ func flowPath(cfg *config.Config, name string) (string, error) {
 // dialler pauses a campaign whose flow is missing or invalid instead of
 // failing each of its contacts.
 func (m *callManager) checkFlow(name string) error {
-	path, err := flowPath(m.limits(), name)
+	path, err := m.resolveFlowPath(name) // api_flows.go: store:NAME[@N] too
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (m *callManager) loadFlow(req *CallRequest) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
 	}
-	path, err := flowPath(m.limits(), req.Flow)
+	path, err := m.resolveFlowPath(req.Flow) // api_flows.go: store:NAME[@N] too
 	if err != nil {
 		return bad("%v", err)
 	}
@@ -235,7 +235,7 @@ func (m *callManager) runFlow(ctx context.Context, call *sipua.Call, st *callSta
 		return
 	}
 	defer io.Close()
-	out, err := f.Run(ctx, io, req.Profile, flow.RunOptions{CallID: st.id, Logger: m.log})
+	out, err := f.Run(ctx, io, req.Profile, flow.RunOptions{CallID: st.id, Logger: m.log, Resume: req.Resume, ResumeAt: req.ResumeAt, OnProgress: req.OnProgress})
 	if out.OptOut {
 		m.optOut(ctx, req.Number, st.id, rec)
 	}
@@ -243,6 +243,14 @@ func (m *callManager) runFlow(ctx context.Context, call *sipua.Call, st *callSta
 		rec.Error = strings.TrimPrefix(rec.Error+"; flow: "+err.Error(), "; ")
 	}
 	fillDialogue(rec, out)
+	for _, k := range []string{"transfer_mode", "transfer_target"} { // set by transfer
+		if v, ok := rec.Tags[k]; ok {
+			if rec.Dialogue.Tags == nil {
+				rec.Dialogue.Tags = map[string]string{}
+			}
+			rec.Dialogue.Tags[k] = v
+		}
+	}
 	m.noteTimings(io.Timings())
 	for _, t := range io.Timings() {
 		if t.SpeechEnd.IsZero() || t.FirstRTP.IsZero() {
@@ -329,11 +337,17 @@ func (m *callManager) transfer(ctx context.Context, call *sipua.Call, req CallRe
 	if err != nil {
 		return err
 	}
+	if rec.Tags == nil {
+		rec.Tags = map[string]string{}
+	}
+	rec.Tags["transfer_mode"] = mode
 	if mode != flow.TransferWarm {
+		rec.Tags["transfer_target"] = uri
 		rctx, cancel := context.WithTimeout(ctx, transferTimeout)
 		defer cancel()
 		return call.Refer(rctx, uri)
 	}
+	rec.Tags["transfer_target"] = number
 	id := call.ID() + "-agent"
 	st := &callState{id: id, direction: "outbound", dtmf: make(chan media.DTMFEvent, 64)}
 	m.mu.Lock()
@@ -388,7 +402,14 @@ type turnStats struct {
 
 const maxTurnStats = 1000
 
+// onTurnTimings, when set (by tests, before any box starts), receives each
+// flow call's turn timings (BenchmarkTurnLatency).
+var onTurnTimings func([]voice.TurnTiming)
+
 func (m *callManager) noteTimings(ts []voice.TurnTiming) {
+	if onTurnTimings != nil {
+		onTurnTimings(ts)
+	}
 	m.turns.mu.Lock()
 	defer m.turns.mu.Unlock()
 	m.turns.turns = append(m.turns.turns, ts...)

@@ -46,6 +46,9 @@ func startSim(t *testing.T) *sim.Server {
 	// The built-in optout persona says two opt-out phrases in one breath,
 	// which the one-phrase JSGF grammar of the pocketsphinx adapter cannot
 	// match (it picks the closest single phrase); this one says one.
+	// ("Please stop calling me." is heard as "stop calling" in most runs
+	// but as "don't" or "not really" in about one in five: the grammar has
+	// no room for the extra word; see docs/PERFORMANCE.md.)
 	personas["optout-one"] = sim.Persona{Name: "optout-one", Kind: sim.KindAnswer, Say: []string{"Stop calling me."}}
 	personas["agent"] = sim.Persona{Name: "agent", Kind: sim.KindHangup, Silent: true, HangupAfter: 9 * time.Second, RingFor: 200 * time.Millisecond}
 	base := 47000 + (freePort(t)%50)*40
@@ -79,7 +82,10 @@ func flowBox(t *testing.T, s *sim.Server, mutate func(*config.Config)) *box {
 		abs, _ := filepath.Abs("testdata/flows")
 		c.Flows.Dir = abs
 		c.Flows.Queues = map[string]string{"agents": agentNumber}
-		c.ASR.Timeout = 3 * time.Second
+		// Generous: on the shared 2-core machine under load one
+		// pocketsphinx run took more than 3 s; these tests are about what
+		// is recognised, the hung/killed-engine tests bound the wait.
+		c.ASR.Timeout = 8 * time.Second
 		c.Calls.RingTimeout = 5 * time.Second
 		c.Calls.MaxDuration = 60 * time.Second
 		if mutate != nil {
@@ -106,14 +112,9 @@ func TestFlowCalls(t *testing.T) {
 	cases := []struct {
 		name, number string
 		profile      map[string]string
-		// asrWeak: pocketsphinx on espeak-ng audio misses these phrases
-		// often (measured: "Stop calling me." → "nah" or nothing; the loud
-		// complaint heard in about half the runs); run with
-		// CALLBOX_ASR_WEAK=1.
-		asrWeak bool
-		check   func(t *testing.T, rec apiv1.CallRecord)
+		check        func(t *testing.T, rec apiv1.CallRecord)
 	}{
-		{"yes-branch", "+861380000001", nil, false, func(t *testing.T, rec apiv1.CallRecord) {
+		{"yes-branch", "+861380000001", nil, func(t *testing.T, rec apiv1.CallRecord) {
 			if rec.Dialogue == nil || rec.Dialogue.Disposition != "converted" || rec.Outcome != "converted" || rec.Intent != "A" {
 				t.Fatalf("dialogue = %+v outcome %q intent %q, want converted/A", rec.Dialogue, rec.Outcome, rec.Intent)
 			}
@@ -122,13 +123,13 @@ func TestFlowCalls(t *testing.T) {
 				t.Fatalf("caller turns = %+v, want a yes", callers)
 			}
 		}},
-		{"dtmf-menu", "+861380000003", map[string]string{"mode": "menu"}, false, func(t *testing.T, rec apiv1.CallRecord) {
+		{"dtmf-menu", "+861380000003", map[string]string{"mode": "menu"}, func(t *testing.T, rec apiv1.CallRecord) {
 			callers := turnsOf(rec, "caller")
 			if rec.Dialogue == nil || rec.Dialogue.Disposition != "converted" || len(callers) == 0 || callers[0].Digits != "1" {
 				t.Fatalf("dialogue = %+v, caller turns %+v; want key 1 → converted", rec.Dialogue, callers)
 			}
 		}},
-		{"optout-dnc", optoutNumber, nil, true, func(t *testing.T, rec apiv1.CallRecord) {
+		{"optout-dnc", optoutNumber, nil, func(t *testing.T, rec apiv1.CallRecord) {
 			if rec.Dialogue == nil || !rec.Dialogue.OptOut || rec.Outcome != "opt_out" {
 				t.Fatalf("dialogue = %+v, want opt-out", rec.Dialogue)
 			}
@@ -136,7 +137,7 @@ func TestFlowCalls(t *testing.T) {
 				t.Fatal("opted-out number is not on the global DNC list")
 			}
 		}},
-		{"angry-transferred", "+861380000006", nil, true, func(t *testing.T, rec apiv1.CallRecord) {
+		{"angry-transferred", "+861380000006", nil, func(t *testing.T, rec apiv1.CallRecord) {
 			if rec.Dialogue == nil || !rec.Dialogue.Transferred || rec.Outcome != "transferred" {
 				t.Fatalf("dialogue = %+v, transcript %+v; want transferred", rec.Dialogue, rec.Transcript)
 			}
@@ -156,9 +157,6 @@ func TestFlowCalls(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.asrWeak && os.Getenv("CALLBOX_ASR_WEAK") == "" {
-				t.Skip("pocketsphinx misses this espeak-ng phrase too often; CALLBOX_ASR_WEAK=1 runs it")
-			}
 			t.Parallel()
 			rec, code, body := b.call(apiv1.PlaceCall{Number: tc.number, Flow: "voice-test.en", Profile: tc.profile})
 			if code != http.StatusOK {
@@ -194,14 +192,29 @@ func isDNC(t *testing.T, b *box, phone string) bool {
 // returns) never leaves dead air: each turn falls back to the no-input
 // path within end silence + asr.timeout, and the flow ends politely.
 func TestFlowCallASRHangsFallsBackToNoInput(t *testing.T) {
+	asrFallback(t, "#!/bin/sh\nexec sleep 600\n")
+}
+
+// The real engine killed mid-call: every run of pocketsphinx_continuous
+// is SIGKILLed 50 ms in, while it loads the model (a whole run takes
+// ≈ 200 ms on an idle machine, so a later kill can miss it). The turn ends as no-input as soon as the engine dies and
+// the caller hears the no-input prompt without dead air.
+func TestFlowCallASRKilledFallsBackToNoInput(t *testing.T) {
+	asrFallback(t, "#!/bin/sh\npocketsphinx_continuous \"$@\" &\npid=$!\nsleep 0.05\nkill -9 $pid\nwait $pid\n")
+}
+
+// asrFallback runs the voice test flow with the "yes" persona and script
+// as the pocketsphinx binary, and checks that every caller turn ends as
+// no-input promptly and the box replies within a second.
+func asrFallback(t *testing.T, script string) {
 	needVoiceTools(t)
-	hang := filepath.Join(t.TempDir(), "pocketsphinx_hangs")
-	if err := os.WriteFile(hang, []byte("#!/bin/sh\nexec sleep 600\n"), 0o755); err != nil {
+	bin := filepath.Join(t.TempDir(), "pocketsphinx_wrapped")
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	s := startSim(t)
 	b := flowBox(t, s, func(c *config.Config) {
-		c.ASR.Binary = hang
+		c.ASR.Binary = bin
 		c.ASR.Timeout = 1500 * time.Millisecond
 	})
 	rec, code, body := b.call(apiv1.PlaceCall{Number: "+861380000001", Flow: "voice-test.en"})
@@ -252,3 +265,107 @@ func TestFlowCallBadFlowIs400(t *testing.T) {
 }
 
 func fmtSscan(s string, v *int) (int, error) { return fmt.Sscan(s, v) }
+
+// Blind transfer end to end: the box REFERs the simulated callee to the
+// agent queue (the simulator's own agent persona); the callee accepts
+// (202), reports NOTIFY 100 and 200 and INVITEs the agent like a phone;
+// the box hangs up its leg after the NOTIFY 200.
+func TestFlowCallBlindTransfer(t *testing.T) {
+	needVoiceTools(t)
+	s := startSim(t)
+	b := flowBox(t, s, nil)
+	const callee = "+861380000004" // the silent persona
+	rec, code, body := b.call(apiv1.PlaceCall{Number: callee, Flow: "blind-test.en"})
+	if code != http.StatusOK {
+		t.Fatalf("POST /v1/calls: %d %s", code, body)
+	}
+	for _, tr := range rec.Transcript {
+		t.Logf("  %-6s %-8s %q", tr.Who, tr.Node, tr.Text)
+	}
+	if rec.Dialogue == nil || !rec.Dialogue.Transferred || rec.Outcome != "transferred" {
+		t.Fatalf("dialogue = %+v outcome %q error %q; want transferred", rec.Dialogue, rec.Outcome, rec.Error)
+	}
+	if got := rec.Dialogue.Tags["transfer_target"]; !strings.Contains(got, agentNumber) || rec.Dialogue.Tags["transfer_mode"] != "blind" {
+		t.Fatalf("tags = %v; want a blind transfer to %s", rec.Dialogue.Tags, agentNumber)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.WaitCalls(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	var leg, agent *sim.CallLog
+	for _, l := range s.Calls() {
+		switch l.Number {
+		case callee:
+			leg = &l
+		case agentNumber:
+			agent = &l
+		}
+	}
+	if leg == nil || !strings.Contains(leg.ReferTo, agentNumber) || leg.TransferStatus != 200 ||
+		leg.EndReason != sim.EndTransferred || leg.HungUpBy != sim.ByCaller {
+		t.Fatalf("callee leg = %+v; want REFER to the agent, target answered, box's BYE after the NOTIFY 200", leg)
+	}
+	if agent == nil || agent.Status != 200 || agent.From != callee || agent.EndReason != sim.EndByeReceived {
+		t.Fatalf("agent leg = %+v; want the transferred callee's INVITE answered, then its BYE", agent)
+	}
+	// The box hangs up on the final NOTIFY, before the callee leaves the
+	// agent (TransferredTalk after the agent answered).
+	if rec.EndAt == nil || rec.EndAt.After(agent.AnsweredAt.Add(sim.TransferredTalk)) {
+		t.Fatalf("box leg ended %v, agent answered %v: the box did not hang up on the NOTIFY 200", rec.EndAt, agent.AnsweredAt)
+	}
+}
+
+// The same REFER against SIPp playing a callee that accepts the transfer
+// (testdata/sipp/uas-refer.xml): another SIP stack's REFER/NOTIFY
+// handling, and the Refer-To the box sends.
+func TestFlowCallBlindTransferSIPp(t *testing.T) {
+	needVoiceTools(t)
+	sp := startSIPp(t, "uas-refer.xml")
+	b := startBox(t, sp.port, func(c *config.Config) {
+		abs, _ := filepath.Abs("testdata/flows")
+		c.Flows.Dir = abs
+		c.Flows.Queues = map[string]string{"agents": agentNumber}
+	})
+	rec, code, body := b.call(apiv1.PlaceCall{Number: "+861380000004", Flow: "blind-test.en"})
+	if code != http.StatusOK {
+		t.Fatalf("POST /v1/calls: %d %s", code, body)
+	}
+	sp.wait(t)
+	if rec.Dialogue == nil || !rec.Dialogue.Transferred || rec.Outcome != "transferred" {
+		t.Fatalf("dialogue = %+v outcome %q error %q; want transferred", rec.Dialogue, rec.Outcome, rec.Error)
+	}
+	if want := fmt.Sprintf("sip:%s@127.0.0.1:%d", agentNumber, sp.port); rec.Dialogue.Tags["transfer_target"] != want {
+		t.Fatalf("transfer target %q, want %q", rec.Dialogue.Tags["transfer_target"], want)
+	}
+}
+
+// A blind transfer whose target is busy: the referred callee reports the
+// 486 in its final NOTIFY and stays on the line; the flow takes on_fail.
+func TestFlowCallBlindTransferTargetBusy(t *testing.T) {
+	needVoiceTools(t)
+	s := startSim(t)
+	const busy = "+8613800000010" // the busy persona
+	b := flowBox(t, s, func(c *config.Config) { c.Flows.Queues = map[string]string{"agents": busy} })
+	const callee = "+861380000004"
+	rec, code, body := b.call(apiv1.PlaceCall{Number: callee, Flow: "blind-test.en"})
+	if code != http.StatusOK {
+		t.Fatalf("POST /v1/calls: %d %s", code, body)
+	}
+	if rec.Dialogue == nil || rec.Dialogue.Transferred || !strings.Contains(rec.Dialogue.Tags["transfer_error"], "486") {
+		t.Fatalf("dialogue = %+v; want a failed transfer naming the 486", rec.Dialogue)
+	}
+	if last := rec.Transcript[len(rec.Transcript)-2]; last.Who != "bot" || !strings.Contains(last.Text, "no agent is free") {
+		t.Fatalf("transcript %+v: want the on_fail goodbye", rec.Transcript)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitCalls(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range s.Calls() {
+		if l.Number == callee && (l.TransferStatus != 486 || l.EndReason != sim.EndByeReceived) {
+			t.Fatalf("callee leg = %+v; want transfer status 486 and the box's BYE after the goodbye", l)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync/atomic"
 	"time"
@@ -94,8 +95,15 @@ type importProgress struct {
 // progress series.
 func (p *importProgress) Apply(ctx context.Context, c cluster.Command) (any, error) {
 	res, err := p.Store.Apply(ctx, c)
-	if ch, ok := c.(cluster.ImportChunk); ok && err == nil {
-		done := p.rows.Add(int64(len(ch.Contacts)))
+	staged := -1
+	switch ch := c.(type) {
+	case cluster.StageContacts:
+		staged = ch.Count
+	case cluster.ImportChunk:
+		staged = len(ch.Contacts)
+	}
+	if staged >= 0 && err == nil {
+		done := p.rows.Add(int64(staged))
 		total := done
 		if read := p.read.Load(); p.length > 0 && read > 0 && read < p.length {
 			total = done * p.length / read
@@ -112,6 +120,19 @@ func (p *importProgress) body(r io.Reader) io.Reader {
 		p.read.Add(int64(n))
 		return n, err
 	})
+}
+
+// done counts the finished import in callbox_imports_total and
+// callbox_import_rows_total.
+func (p *importProgress) done(rep campaign.ImportReport, err error) {
+	result := "ok"
+	switch {
+	case errors.Is(err, campaign.ErrRejected):
+		result = "rejected"
+	case err != nil:
+		result = "failed"
+	}
+	p.m.ImportDone(result, rep.Imported, rep.Invalid)
 }
 
 // finish removes the import's series. Idempotent.

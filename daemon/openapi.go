@@ -51,7 +51,7 @@ var schemaTypes = map[string]any{
 	"Login": apiv1.Login{}, "Session": apiv1.Session{}, "User": apiv1.User{}, "NewUser": apiv1.NewUser{},
 	"SetPassword": apiv1.SetPassword{}, "Token": apiv1.Token{}, "NewToken": apiv1.NewToken{},
 	"CreatedToken": apiv1.CreatedToken{}, "AuditEntry": apiv1.AuditEntry{}, "AuditVerify": apiv1.AuditVerify{},
-	"ImportReport": campaign.ImportReport{}, "Report": campaign.Report{}, "Attempt": cluster.Attempt{},
+	"ImportReport": campaign.ImportReport{}, "Report": campaign.Report{}, "Series": campaign.Series{}, "Attempt": cluster.Attempt{},
 	"Status": cluster.Status{}, "RecordingPause": cluster.RecordingPause{}, "ConsoleRequest": ConsoleRequest{}, "ConsoleState": ConsoleState{},
 	"StreamEvent": StreamEvent{},
 }

@@ -225,6 +225,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		{"POST /v1/campaigns 400", "Error", bad},
 		{"GET /v1/campaigns", "[]Campaign", get("/v1/campaigns")},
 		{"GET /v1/campaigns/oa1/report", "Report", get("/v1/campaigns/oa1/report")},
+		{"GET /v1/campaigns/oa1/series", "Series", get("/v1/campaigns/oa1/series?step=1m")},
 		{"GET /v1/campaigns/oa1/attempts", "[]Attempt", get("/v1/campaigns/oa1/attempts")},
 		{"GET /v1/calls/nope", "Error", get("/v1/calls/nope")},
 		{"POST /v1/calls request", "PlaceCall", place},

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"callbox/cluster"
 	"callbox/daemon/audit"
 	"callbox/daemon/auth"
 	"callbox/daemon/config"
@@ -30,24 +31,25 @@ var passwordIterations = auth.DefaultIterations
 
 // security holds the operator surface's state for one Run.
 type security struct {
-	authn   *auth.Authenticator
-	audit   *audit.Log
-	keys    *recstore.Keyring
-	metrics *metrics.Metrics // nil when metrics.enabled is false
-	tls     *tls.Config      // nil: plain HTTP
-	cert    tlscert.Result
+	authn         *auth.Authenticator
+	audit         *audit.Log
+	keys          *recstore.Keyring
+	metrics       *metrics.Metrics // nil when metrics.enabled is false
+	stopMigration func()           // ends the users file import (auth.StartMigration)
+	tls           *tls.Config      // nil: plain HTTP
+	cert          tlscert.Result
 }
 
 // openSecurity opens (creating on first start) everything under data_dir
 // that the API's security needs.
-func openSecurity(cfg *config.Config, log *slog.Logger) (*security, error) {
+func openSecurity(cfg *config.Config, node *cluster.Node, log *slog.Logger) (*security, error) {
 	data := cfg.Box.DataDir
-	store, err := auth.OpenStore(filepath.Join(data, "auth", "users.json"), nil)
-	if err != nil {
-		return nil, err
-	}
+	// Users and tokens are replicated (daemon/auth/cluster.go); a box's
+	// users file from before is imported once, in the background.
+	store := auth.NewClusterStore(node, nil)
 	store.Iterations = passwordIterations
 	s := &security{authn: auth.NewAuthenticator(store, cfg.API.Token, nil)}
+	var err error
 	keyDir := filepath.Join(data, "keys")
 	if s.keys, err = recstore.LoadKeyring(keyDir); err != nil {
 		return nil, err
@@ -89,6 +91,7 @@ func openSecurity(cfg *config.Config, log *slog.Logger) (*security, error) {
 	if err != nil {
 		log.Error("recovering recordings left by a crash", "err", err)
 	}
+	s.stopMigration = auth.StartMigration(filepath.Join(data, "auth", "users.json"), store, log)
 	if s.authn.SetupMode() {
 		log.Warn("setup mode: no users and no api.token; loopback requests act as admin until the first user is created (callboxctl users add)")
 	}
@@ -96,7 +99,10 @@ func openSecurity(cfg *config.Config, log *slog.Logger) (*security, error) {
 }
 
 // Close closes the audit log.
-func (s *security) Close() { _ = s.audit.Close() }
+func (s *security) Close() {
+	s.stopMigration()
+	_ = s.audit.Close()
+}
 
 // useTLS applies api.tls.mode: auto serves HTTPS unless the listener is
 // loopback-only and no certificate is configured.

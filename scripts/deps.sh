@@ -3,7 +3,9 @@
 # apt-get can fail once transiently, so each step is retried once.
 set -euo pipefail
 
-PKGS=(sip-tester espeak-ng pocketsphinx pocketsphinx-en-us portaudio19-dev pkg-config sox chromium systemd)
+# fonts-wqy-zenhei: a CJK font, so headless Chromium renders the Mandarin
+# dashboard in the page tests' screenshots (not needed by callboxd itself).
+PKGS=(sip-tester espeak-ng pocketsphinx pocketsphinx-en-us portaudio19-dev pkg-config sox chromium systemd fonts-wqy-zenhei)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -58,6 +58,11 @@ type call struct {
 
 	byeReceived atomic.Bool // the box sent BYE
 
+	// refer carries an accepted REFER's target to the call goroutine;
+	// transferring reserves its one slot (refer.go).
+	refer        chan sip.Uri
+	transferring atomic.Bool
+
 	// Media; used by the call goroutine only, except answer.
 	sess     *media.Session
 	box      *boxListener
@@ -69,12 +74,10 @@ type call struct {
 }
 
 func (s *Server) newCall(req *sip.Request) *call {
-	callID := ""
-	if h := req.CallID(); h != nil {
-		callID = h.Value()
-	}
-	number := req.Recipient.User
+	rec := s.inviteLog(req)
+	callID, number := rec.CallID, rec.Number
 	name, how := s.PersonaFor(number)
+	rec.Persona, rec.ChosenBy = name, how
 	seed := s.cfg.Seed
 	if seed == 0 {
 		h := fnv.New64a()
@@ -86,16 +89,30 @@ func (s *Server) newCall(req *sip.Request) *call {
 		callID:  callID,
 		persona: s.cfg.Personas[name],
 		rng:     rand.New(rand.NewPCG(seed, 0x5eed)),
-		rec: &CallLog{
-			CallID: callID, Number: number, Persona: name, ChosenBy: how,
-			ReceivedAt: s.cfg.Now(),
-		},
+		rec:     &rec,
+		refer:   make(chan sip.Uri, 1),
 	}
 	c.log = s.log.With("call_id", callID, "number", MaskNumber(number), "persona", name)
 	s.mu.Lock()
 	s.logs = append(s.logs, c.rec)
 	s.mu.Unlock()
 	return c
+}
+
+// inviteLog starts the log of an initial INVITE: who called whom, from
+// where, when.
+func (s *Server) inviteLog(req *sip.Request) CallLog {
+	l := CallLog{Number: req.Recipient.User, Source: req.Source(), ReceivedAt: s.cfg.Now()}
+	if h := req.CallID(); h != nil {
+		l.CallID = h.Value()
+	}
+	if h := req.From(); h != nil {
+		l.From = h.Address.User
+	}
+	if h := req.To(); h != nil {
+		l.To = h.Address.User
+	}
+	return l
 }
 
 func (c *call) answerSDP() []byte {
@@ -419,6 +436,11 @@ func (c *call) converse() {
 			return
 		case <-playing:
 			playing = nil
+		case target := <-c.refer:
+			if c.transfer(target) {
+				return
+			}
+			playing, gapC, talkC = nil, nil, nil
 		case <-gapC:
 			gapC = nil
 			if turn < len(p.Say) && playing == nil {

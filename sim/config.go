@@ -24,7 +24,8 @@ type Config struct {
 	Personas map[string]Persona // nil means DefaultPersonas()
 
 	RecordDir string       // optional: each answered call's stereo WAV (left: box, right: simulator) is written here
-	LogFile   string       // optional: each CallLog is appended here as one JSON line
+	LogFile   string       // optional: each CallLog is appended here as one JSON line (the far-end log)
+	LogSync   bool         // fsync LogFile after each line (survives power loss; see logFile)
 	Logger    *slog.Logger // nil means slog.Default()
 
 	// OnCall, when set, is called with each call's final log (from the

@@ -6,7 +6,8 @@
 // Persona chosen by the dialled number: it rings, rejects, answers, speaks
 // real espeak-ng speech after the box stops talking (measured with the
 // media VAD), barges in, sends RFC 4733 digits, plays a voicemail greeting
-// and beep, or hangs up part way. Every call is logged as a CallLog, kept
+// and beep, or hangs up part way; referred by the box (REFER), it
+// transfers itself to the target like a phone. Every call is logged as a CallLog, kept
 // in memory (Calls, WaitCalls) and optionally appended as one JSON line to
 // Config.LogFile so several processes can count calls at the far end.
 //

@@ -56,7 +56,8 @@ type Persona struct {
 	// Voice is the espeak-ng voice ("en-us" by default, "cmn-latn-pinyin"
 	// for Mandarin written in numbered pinyin).
 	Voice string `json:"voice,omitempty"`
-	// Loud is an angry callee: louder and faster (espeak -a 200 -s 210).
+	// Loud is an angry callee: louder and faster (espeak -a 140 -s 190,
+	// peaks just below full scale).
 	Loud bool `json:"loud,omitempty"`
 	// DTMF digits are sent as RFC 4733 events after the box's first prompt
 	// ends, e.g. "1234#".

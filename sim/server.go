@@ -22,7 +22,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-const allowMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS"
+const allowMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER"
 
 // Server is the callee simulator. Create it with New, run it with Start,
 // stop it with Close.
@@ -33,6 +33,7 @@ type Server struct {
 	ports   *media.PortRange
 	clock   *media.Clock
 	logf    *logFile // nil without Config.LogFile
+	legs    transferLegs
 
 	closing   chan struct{} // closed by beginClose: calls hang up, new INVITEs get 503
 	closeOnce sync.Once
@@ -88,7 +89,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return ErrStarted
 	}
 	if s.cfg.LogFile != "" {
-		lf, err := openLogFile(s.cfg.LogFile)
+		lf, err := openLogFile(s.cfg.LogFile, s.cfg.LogSync)
 		if err != nil {
 			return err
 		}
@@ -178,6 +179,7 @@ func (s *Server) buildSIP(local string, port int) error {
 	srv.OnBye(s.guard(s.onBye))
 	srv.OnCancel(s.guard(s.onCancel))
 	srv.OnOptions(s.guard(s.onOptions))
+	srv.OnRefer(s.guard(s.onRefer))
 	srv.OnNoRoute(s.guard(s.onOther))
 	return nil
 }
@@ -364,8 +366,16 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	s.mu.Lock()
 	if s.closed || !s.started {
+		lf := s.logf
 		s.mu.Unlock()
 		respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", "30"))
+		if lf != nil { // the INVITE still reached the far end: log it
+			l := s.inviteLog(req)
+			l.EndedAt, l.Status, l.HungUpBy, l.EndReason = l.ReceivedAt, 503, ByCallee, EndShutdown
+			if err := lf.write(l); err != nil && !errors.Is(err, ErrClosed) {
+				s.log.Error("call log line not written", "file", s.cfg.LogFile, "err", err)
+			}
+		}
 		return
 	}
 	s.calls.Add(1)
@@ -403,7 +413,9 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	c := s.callFor(req)
 	if c == nil {
-		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		if !s.byeForLeg(req, tx) {
+			respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		}
 		return
 	}
 	c.byeReceived.Store(true)

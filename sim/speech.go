@@ -30,7 +30,7 @@ const (
 )
 
 // Espeak synthesises with the espeak-ng binary: `espeak-ng -w FILE -v
-// VOICE [-a 200 -s 210] --stdin`, the text on stdin (never argv or a
+// VOICE [-a 140 -s 190] --stdin`, the text on stdin (never argv or a
 // shell). The WAV (22.05 kHz) is loaded with media.LoadPrompt (8 kHz).
 func Espeak(ctx context.Context, text, voice string, loud bool) ([]int16, error) {
 	if strings.TrimSpace(text) == "" {
@@ -57,7 +57,10 @@ func Espeak(ctx context.Context, text, voice string, loud bool) ([]int16, error)
 	wav := filepath.Join(dir, "say.wav")
 	args := []string{"-w", wav, "-v", voice}
 	if loud {
-		args = append(args, "-a", "200", "-s", "210")
+		// Louder and faster, but not clipped: -a 200 drives espeak-ng's
+		// peaks into full scale, and the clipped speech was unrecognisable
+		// to pocketsphinx after μ-law (TestASRMatrix in daemon/speech).
+		args = append(args, "-a", "140", "-s", "190")
 	}
 	args = append(args, "--stdin")
 	cmd := exec.CommandContext(ctx, "espeak-ng", args...)

@@ -19,6 +19,7 @@ import (
 
 const auditUsage = `usage:
   callboxctl audit verify [--data-dir DIR | --file F [--key KEYFILE]] [--json]
+  callboxctl audit verify --remote [--json]     ask the box to verify its log (GET /v1/audit/verify)
       check the audit log's hash chain, MACs and head offline; exit 0 intact,
       3 tampered (the first bad entry is named), 1 on an error
   callboxctl audit show [--after SEQ] [--limit N] [--file F] [--json]
@@ -32,6 +33,9 @@ func runAudit(api *client, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "verify":
+		if len(args) > 1 && args[1] == "--remote" {
+			return runAuditVerifyRemote(api, args[2:], stdout, stderr) // attempts.go
+		}
 		return runAuditVerify(args[1:], stdout, stderr)
 	case "show":
 		return runAuditShow(api, args[1:], stdout, stderr)

@@ -24,7 +24,9 @@ const campaignUsage = `usage: callboxctl campaign COMMAND
   show ID [--json]            one campaign and its counters
   start|pause|resume|stop|archive ID
   import ID FILE.csv [--mode reject-all|valid-rows] [--encoding utf-8|gbk] [--region CN]
+  attempts ID [--json]        every dial attempt: contact, box, trunk, variant, disposition
   report ID [--json]          attempts, answer/machine/conversion rates per variant, A/B test
+  series ID [--step 5m] [--json]  the report's figures per time bucket (finished attempts)
 `
 
 func runCampaign(api *client, args []string, stdout, stderr io.Writer) int {
@@ -39,6 +41,7 @@ func runCampaign(api *client, args []string, stdout, stderr io.Writer) int {
 	mode := fs.String("mode", campaign.ModeRejectAll, "import mode: reject-all or valid-rows")
 	enc := fs.String("encoding", "", "CSV encoding: utf-8 or gbk (default: detect)")
 	region := fs.String("region", "", "default region for national numbers (default: the campaign's)")
+	step := fs.Duration("step", 0, "series bucket width, e.g. 1m, 1h (default: chosen by the box)")
 	var pos []string
 	for len(rest) > 0 {
 		if err := fs.Parse(rest); err != nil {
@@ -119,6 +122,11 @@ func runCampaign(api *client, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return runCampaignImport(api, pos[0], pos[1], *mode, *enc, *region, *asJSON, stdout, stderr)
+	case "attempts":
+		if !need(1, "ID") {
+			return 2
+		}
+		return campaignAttempts(api, pos[0], *asJSON, stdout, stderr) // attempts.go
 	case "report":
 		if !need(1, "ID") {
 			return 2
@@ -148,6 +156,28 @@ func runCampaign(api *client, args []string, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintf(stdout, "%s vs %s: conversion %+.1f points, z=%.2f, p=%.4f (%s at 5%%)\n", c.Variant, c.Baseline, 100*c.Difference, c.Z, c.PValue, sig)
 		}
+	case "series":
+		if !need(1, "ID") {
+			return 2
+		}
+		path := "/v1/campaigns/" + url.PathEscape(pos[0]) + "/series"
+		if *step > 0 {
+			path += "?step=" + url.QueryEscape(step.String())
+		}
+		var sr campaign.Series
+		if err := api.do("GET", path, nil, &sr); err != nil {
+			return fail(err)
+		}
+		if *asJSON {
+			return printJSON(stdout, sr)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "FROM\tATTEMPTS\tANSWER\tCONVERSION\tTRANSFER\tAHT(s)")
+		for _, p := range sr.Points {
+			fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%.1f%%\t%.1f%%\t%.1f\n", p.Start.Local().Format("2006-01-02 15:04"), p.Attempts,
+				100*p.AnswerRate, 100*p.ConversionRate, 100*p.TransferRate, p.AvgHandleSec)
+		}
+		tw.Flush()
 	default:
 		fmt.Fprintf(stderr, "callboxctl campaign: unknown command %q\n\n%s", sub, campaignUsage)
 		return 2

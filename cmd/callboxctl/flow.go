@@ -39,7 +39,7 @@ func runFlow(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "chat":
 		return flowChat(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, flowUsage)
+		fmt.Fprint(stdout, flowUsage+flowRemoteUsage)
 		return 0
 	}
 	fmt.Fprintf(stderr, "callboxctl flow: unknown command %q\n%s", args[0], flowUsage)

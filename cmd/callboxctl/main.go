@@ -24,11 +24,22 @@ Commands:
   flow lint FILE...           validate dialogue flow files
   flow chat FILE --profile k=v...
                               talk to a flow in the terminal
+  flow push NAME FILE | validate FILE... | list | show NAME [--version N] | versions NAME | rm NAME
+                              stored, versioned flows on the cluster ("store:NAME[@N]" in campaigns and calls)
+  whoami [--json]             who the token or session is, with its permissions
+  transcript CALLID [--json]  a call's transcript (card and ID numbers redacted)
+  recording CALLID [-o FILE]  download a call's recording as WAV (audited)
+  recording pause|resume CALLID
+                              pause the recording while a caller reads out card data
+  stats [--json]              media plane statistics
+  openapi                     print the API's OpenAPI document
   audio devices [--json]      list local audio devices (PortAudio)
   console CALLID listen|whisper|barge|off
                               put the supervisor's headset at the box on a live call
   sim [--listen ADDR] ...     run the callee simulator (personas by number)
   demo [--contacts N]         run a box against the simulator with a sample campaign
+  chaos check --campaign ID --log FILE...
+                              judge a campaign from the simulators' far-end logs: lost, duplicated, reconciled
   cluster init|token create|join|leave|remove|status
                               form and manage a cluster of boxes (see callboxctl cluster help)
   users list|add|passwd|delete|token create|token list|token revoke
@@ -90,13 +101,22 @@ dispatch:
 	case "dnc":
 		return runDNC(api, rest, stdout, stderr)
 	case "flow":
+		if len(rest) > 0 {
+			if code, ok := runFlowRemote(api, rest[0], rest[1:], stdout, stderr); ok { // flowremote.go
+				return code
+			}
+		}
 		return runFlow(rest, stdin, stdout, stderr)
+	case "whoami", "transcript", "recording", "stats", "openapi":
+		return runMisc(api, cmd, rest, stdout, stderr) // misc.go
 	case "audio":
 		return runAudio(rest, stdout, stderr)
 	case "console":
 		return runConsole(api, rest, stdout, stderr)
 	case "sim":
 		return runSim(rest, stdout, stderr)
+	case "chaos":
+		return runChaos(api, rest, stdout, stderr) // chaos.go
 	case "demo":
 		return runDemo(rest, stdout, stderr)
 	case "cluster":

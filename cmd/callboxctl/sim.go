@@ -20,10 +20,14 @@ import (
 )
 
 const simUsage = `usage: callboxctl sim [--listen 127.0.0.1:15070] [--transport udp|tcp] [--rtp 40000-41000]
-                     [--persona NAME] [--rule PREFIX=PERSONA ...] [--log FILE] [--record-dir DIR]
+                     [--persona NAME] [--rule PREFIX=PERSONA ...] [--log FILE [--log-fsync]]
+                     [--record-dir DIR]
                      [--list-personas]
 
 Runs the callee simulator until SIGINT/SIGTERM and prints one line per call.
+--log appends the far-end log: one JSON line per INVITE received (call_id,
+number, from, to, source address, times, status, who hung up), written when
+the call ends; --log-fsync fsyncs each line (survives power loss).
 The persona of a call is the longest --rule prefix matching the dialled
 number, else numbers +8613800000NN pick from the built-in order by NN, else
 --persona (default "answer").
@@ -52,6 +56,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	rtpRange := fs.String("rtp", "40000-41000", "RTP port range MIN-MAX")
 	persona := fs.String("persona", sim.DefaultPersona, "persona when no rule matches")
 	logFile := fs.String("log", "", "append each call as a JSON line to FILE")
+	logSync := fs.Bool("log-fsync", false, "fsync --log after each line")
 	recordDir := fs.String("record-dir", "", "write each answered call's stereo WAV into DIR")
 	list := fs.Bool("list-personas", false, "print the built-in personas and exit")
 	var rules ruleFlags
@@ -89,7 +94,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := sim.Config{
 		ListenIP: host, Port: port, Transport: *transport, RTPPortMin: rtpMin, RTPPortMax: rtpMax,
-		Rules: rules, Default: *persona, LogFile: *logFile, RecordDir: *recordDir,
+		Rules: rules, Default: *persona, LogFile: *logFile, LogSync: *logSync, RecordDir: *recordDir,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		OnCall: func(c sim.CallLog) {
 			fmt.Fprintf(stdout, "%s %s persona=%s status=%d hung_up_by=%s end=%s said=%d digits_in=%q digits_out=%q box_speech=%dms/%d call_id=%s\n",

@@ -40,7 +40,7 @@ func TestMatrix(t *testing.T) {
 	want := map[Permission]string{ // roles in order admin operator auditor viewer
 		PermRead: "xxxx", PermNumbersUnmasked: "xxx.", PermOperate: "xx..", PermRecordingsListen: "xxx.",
 		PermTranscriptsRead: "xxx.", PermAuditRead: "x.x.", PermUsersManage: "x...", PermMetrics: "xxxx",
-		PermSelf: "xxxx", PermClusterManage: "x...",
+		PermSelf: "xxxx", PermClusterManage: "x...", PermFlowsRead: "xxxx", PermFlowsWrite: "xx..",
 	}
 	if len(want) != len(Permissions()) {
 		t.Fatalf("matrix has %d permissions, test knows %d", len(Permissions()), len(want))
@@ -121,14 +121,14 @@ func TestStoreUsersAndTokens(t *testing.T) {
 		t.Errorf("altered secret: %v", err)
 	}
 	// Stored hashed: reopening finds the token but the file holds no secret.
-	s2, err := OpenStore(s.path, clk.now)
+	s2, err := OpenStore(s.backend.(*FileBackend).path, clk.now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s2.CheckToken(secret); err != nil {
 		t.Errorf("after reopen: %v", err)
 	}
-	raw := readFile(t, s.path)
+	raw := readFile(t, s.backend.(*FileBackend).path)
 	if strings.Contains(raw, secret[len("cbx_")+13:]) || strings.Contains(raw, "long enough pw") {
 		t.Error("users file holds a secret or password in the clear")
 	}

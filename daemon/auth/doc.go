@@ -15,6 +15,8 @@
 //	users.manage          x                                users and API tokens
 //	metrics               x       x         x        x     /metrics when metrics.require_auth is set
 //	cluster.manage        x                                join tokens, removing boxes
+//	flows.read            x       x         x        x     stored flows, their versions and contents
+//	flows.write           x       x                        validate, upload (a new version) and archive stored flows
 //
 // Every authenticated principal may log out, see itself (GET /v1/whoami)
 // and change its own password.
@@ -37,6 +39,18 @@
 // Every request authenticated by the cookie that is not GET or HEAD must
 // carry the CSRF token in the X-CSRF-Token header. Bearer-token requests
 // need no CSRF token (a browser never adds that header on its own).
+//
+// # Storage
+//
+// Users and tokens (hashes only) are replicated state of the cluster
+// (ClusterBackend): every box of a site accepts the same accounts, and a
+// revoked token is refused everywhere once the revocation is committed.
+// Setup mode therefore ends on every box with the cluster's first user,
+// which is created with a command the cluster applies only while it has
+// no users. A users file of an older version (data_dir/auth/users.json)
+// is imported once at start (StartMigration) if the cluster has no users
+// yet, then renamed users.json.migrated. Failed-login counters and
+// lockouts stay per box (see ClusterBackend for why).
 //
 // Passwords are hashed with PBKDF2-HMAC-SHA256 (600 000 iterations, 16-byte
 // random salt). Failed logins are counted per user name and per client

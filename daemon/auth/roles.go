@@ -33,6 +33,8 @@ const (
 	PermUsersManage      Permission = "users.manage"
 	PermMetrics          Permission = "metrics"
 	PermClusterManage    Permission = "cluster.manage"
+	PermFlowsRead        Permission = "flows.read"  // stored flows and their versions
+	PermFlowsWrite       Permission = "flows.write" // upload and archive stored flows
 	// PermSelf is held by every authenticated principal: logout, whoami,
 	// changing one's own password.
 	PermSelf Permission = "self"
@@ -49,6 +51,8 @@ var matrix = map[Permission][]Role{
 	PermUsersManage:      {Admin},
 	PermMetrics:          {Admin, Operator, Auditor, Viewer},
 	PermClusterManage:    {Admin},
+	PermFlowsRead:        {Admin, Operator, Auditor, Viewer},
+	PermFlowsWrite:       {Admin, Operator},
 	PermSelf:             {Admin, Operator, Auditor, Viewer},
 }
 

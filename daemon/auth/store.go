@@ -1,22 +1,21 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// User is one account. PasswordHash never leaves the package's file.
+// User is one account. PasswordHash never leaves the package and the
+// backend.
 type User struct {
 	Name         string    `json:"name"`
 	Role         Role      `json:"role"`
@@ -36,96 +35,48 @@ type Token struct {
 	Expires    time.Time `json:"expires,omitzero"`
 }
 
-// storeFile is the on-disk form of the store.
-type storeFile struct {
-	Version int     `json:"version"`
-	Users   []User  `json:"users"`
-	Tokens  []Token `json:"tokens"`
-}
-
-// Store keeps users and tokens in one JSON file (mode 0600), rewritten
-// atomically (temporary file, fsync, rename) on every change. It is local
-// to the box: users are not replicated through the cluster.
+// Store is the API's users and tokens over a Backend: the cluster's
+// replicated state in callboxd (ClusterBackend), or a JSON file (a box's
+// users file before the upgrade to replicated accounts, and tests).
+// Hashing and every check that needs a secret happen here; the backend
+// only stores and decides races (a taken name, the first user).
 type Store struct {
-	path string
+	backend Backend
 	// Iterations is the PBKDF2 work factor for new password hashes.
 	Iterations int
-	now        func() time.Time
-	dummyOnce  sync.Once
-	dummy      string // written inside dummyOnce
-
-	mu     sync.Mutex
-	users  map[string]*User  // guarded by mu
-	tokens map[string]*Token // by ID; guarded by mu
+	// Timeout bounds one write through the backend.
+	Timeout   time.Duration
+	now       func() time.Time
+	dummyOnce sync.Once
+	dummy     string      // written inside dummyOnce
+	migrating atomic.Bool // an old users file is being imported (StartMigration)
 }
 
-// OpenStore loads the store at path, creating an empty one if the file
-// does not exist. now may be nil (time.Now).
-func OpenStore(path string, now func() time.Time) (*Store, error) {
+// NewStore returns a store over b; now may be nil (time.Now).
+func NewStore(b Backend, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{path: path, Iterations: DefaultIterations, now: now, users: map[string]*User{}, tokens: map[string]*Token{}}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrStore, err)
-	}
-	var f storeFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("%w: %s is not a valid users file: %v", ErrStore, path, err)
-	}
-	for i := range f.Users {
-		u := f.Users[i]
-		s.users[u.Name] = &u
-	}
-	for i := range f.Tokens {
-		t := f.Tokens[i]
-		s.tokens[t.ID] = &t
-	}
-	return s, nil
+	return &Store{backend: b, Iterations: DefaultIterations, Timeout: 10 * time.Second, now: now}
 }
 
-// save writes the store; the caller holds mu.
-func (s *Store) save() error {
-	f := storeFile{Version: 1}
-	for _, u := range s.users {
-		f.Users = append(f.Users, *u)
-	}
-	for _, t := range s.tokens {
-		f.Tokens = append(f.Tokens, *t)
-	}
-	slices.SortFunc(f.Users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
-	slices.SortFunc(f.Tokens, func(a, b Token) int { return strings.Compare(a.ID, b.ID) })
-	data, err := json.MarshalIndent(f, "", "  ")
+// OpenStore opens a store over the JSON users file at path (created on
+// the first change); now may be nil (time.Now).
+func OpenStore(path string, now func() time.Time) (*Store, error) {
+	b, err := OpenFileBackend(path)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrStore, err)
+		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
-		return fmt.Errorf("%w: %v", ErrStore, err)
-	}
-	tmp := s.path + ".tmp"
-	fh, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrStore, err)
-	}
-	_, werr := fh.Write(data)
-	if werr == nil {
-		werr = fh.Sync()
-	}
-	if cerr := fh.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, s.path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("%w: writing %s: %v", ErrStore, s.path, werr)
-	}
-	return nil
+	return NewStore(b, now), nil
+}
+
+// Backend returns the store's backend.
+func (s *Store) Backend() Backend { return s.backend }
+
+func (s *Store) apply(c Change) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	defer cancel()
+	return s.backend.Apply(ctx, c)
 }
 
 // UserInfo is a user without its password hash.
@@ -157,6 +108,17 @@ func (t *Token) info() TokenInfo {
 
 // AddUser creates a user.
 func (s *Store) AddUser(name string, role Role, password string) (UserInfo, error) {
+	return s.addUser(name, role, password, OpCreateUser)
+}
+
+// AddFirstUser creates a user only while there are no users at all (setup
+// mode): of two boxes set up at once, one wins and the other gets
+// ErrExists, so a cluster gets its first admin once.
+func (s *Store) AddFirstUser(name string, role Role, password string) (UserInfo, error) {
+	return s.addUser(name, role, password, OpFirstUser)
+}
+
+func (s *Store) addUser(name string, role Role, password string, op Op) (UserInfo, error) {
 	if err := validUserName(name); err != nil {
 		return UserInfo{}, err
 	}
@@ -170,19 +132,16 @@ func (s *Store) AddUser(name string, role Role, password string) (UserInfo, erro
 	if err != nil {
 		return UserInfo{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.users[name]; ok {
-		return UserInfo{}, fmt.Errorf("%w: user %q", ErrExists, name)
-	}
 	now := s.now().UTC()
-	u := &User{Name: name, Role: role, PasswordHash: h, Created: now, PasswordSet: now}
-	s.users[name] = u
-	if err := s.save(); err != nil {
-		delete(s.users, name)
+	u := User{Name: name, Role: role, PasswordHash: h, Created: now, PasswordSet: now}
+	if err := s.apply(Change{Op: op, User: u, At: now}); err != nil {
 		return UserInfo{}, err
 	}
-	return UserInfo{Name: name, Role: role, Created: now, PasswordSet: now}, nil
+	return u.info(), nil
+}
+
+func (u *User) info() UserInfo {
+	return UserInfo{Name: u.Name, Role: u.Role, Created: u.Created, PasswordSet: u.PasswordSet}
 }
 
 // SetPassword replaces a user's password.
@@ -194,61 +153,39 @@ func (s *Store) SetPassword(name, password string) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[name]
+	u, ok, err := s.backend.User(name)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return fmt.Errorf("%w: user %q", ErrNotFound, name)
 	}
-	old := *u
-	u.PasswordHash, u.PasswordSet = h, s.now().UTC()
-	if err := s.save(); err != nil {
-		*u = old
-		return err
-	}
-	return nil
+	now := s.now().UTC()
+	u.PasswordHash, u.PasswordSet = h, now
+	return s.apply(Change{Op: OpUpdateUser, User: u, At: now})
 }
 
 // DeleteUser removes a user and every token of it.
 func (s *Store) DeleteUser(name string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[name]
-	if !ok {
-		return fmt.Errorf("%w: user %q", ErrNotFound, name)
-	}
-	removed := map[string]*Token{}
-	for id, t := range s.tokens {
-		if t.User == name {
-			removed[id] = t
-			delete(s.tokens, id)
-		}
-	}
-	delete(s.users, name)
-	if err := s.save(); err != nil {
-		s.users[name] = u
-		for id, t := range removed {
-			s.tokens[id] = t
-		}
-		return err
-	}
-	return nil
+	return s.apply(Change{Op: OpDeleteUser, Name: name, At: s.now().UTC()})
 }
 
-// Empty reports whether the store has no users.
+// Empty reports whether there are no users. A backend that cannot be
+// read counts as not empty, so setup mode fails closed.
 func (s *Store) Empty() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.users) == 0
+	if s.migrating.Load() {
+		return false
+	}
+	has, err := s.backend.HasUsers()
+	return err == nil && !has
 }
 
-// Users lists every user by name.
+// Users lists every user by name (empty when the backend cannot be read).
 func (s *Store) Users() []UserInfo {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]UserInfo, 0, len(s.users))
-	for _, u := range s.users {
-		out = append(out, UserInfo{Name: u.Name, Role: u.Role, Created: u.Created, PasswordSet: u.PasswordSet})
+	us, _ := s.backend.Users()
+	out := make([]UserInfo, 0, len(us))
+	for i := range us {
+		out = append(out, us[i].info())
 	}
 	slices.SortFunc(out, func(a, b UserInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out
@@ -256,13 +193,11 @@ func (s *Store) Users() []UserInfo {
 
 // User returns one user without its hash.
 func (s *Store) User(name string) (UserInfo, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[name]
-	if !ok {
+	u, ok, err := s.backend.User(name)
+	if err != nil || !ok {
 		return UserInfo{}, false
 	}
-	return UserInfo{Name: u.Name, Role: u.Role, Created: u.Created, PasswordSet: u.PasswordSet}, true
+	return u.info(), true
 }
 
 // dummyHash is checked against when the user does not exist, so a login
@@ -274,23 +209,18 @@ func (s *Store) dummyHash() string {
 
 // CheckPassword verifies a user's password and returns the user.
 func (s *Store) CheckPassword(name, password string) (UserInfo, error) {
-	s.mu.Lock()
-	u, ok := s.users[name]
-	var hash string
-	var info UserInfo
-	if ok {
-		hash = u.PasswordHash
-		info = UserInfo{Name: u.Name, Role: u.Role, Created: u.Created, PasswordSet: u.PasswordSet}
+	u, ok, err := s.backend.User(name)
+	if err != nil {
+		return UserInfo{}, err
 	}
-	s.mu.Unlock()
 	if !ok {
 		checkPassword(s.dummyHash(), password)
 		return UserInfo{}, ErrBadCredentials
 	}
-	if !checkPassword(hash, password) {
+	if !checkPassword(u.PasswordHash, password) {
 		return UserInfo{}, ErrBadCredentials
 	}
-	return info, nil
+	return u.info(), nil
 }
 
 // CreateToken makes a token for user with role (empty: the user's role;
@@ -303,9 +233,10 @@ func (s *Store) CreateToken(user, name string, role Role, ttl time.Duration) (To
 	if ttl < 0 {
 		return TokenInfo{}, "", fmt.Errorf("%w: token lifetime must not be negative", ErrInvalid)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[user]
+	u, ok, err := s.backend.User(user)
+	if err != nil {
+		return TokenInfo{}, "", err
+	}
 	if !ok {
 		return TokenInfo{}, "", fmt.Errorf("%w: user %q", ErrNotFound, user)
 	}
@@ -328,13 +259,11 @@ func (s *Store) CreateToken(user, name string, role Role, ttl time.Duration) (To
 	}
 	id, secret := hex.EncodeToString(idb[:]), hex.EncodeToString(sec[:])
 	now := s.now().UTC()
-	t := &Token{ID: id, Name: name, User: user, Role: role, SecretHash: hashSecret(secret), Created: now}
+	t := Token{ID: id, Name: name, User: user, Role: role, SecretHash: hashSecret(secret), Created: now}
 	if ttl > 0 {
 		t.Expires = now.Add(ttl)
 	}
-	s.tokens[id] = t
-	if err := s.save(); err != nil {
-		delete(s.tokens, id)
+	if err := s.apply(Change{Op: OpPutToken, Token: t, At: now}); err != nil {
 		return TokenInfo{}, "", err
 	}
 	return t.info(), "cbx_" + id + "_" + secret, nil
@@ -342,15 +271,14 @@ func (s *Store) CreateToken(user, name string, role Role, ttl time.Duration) (To
 
 // RevokeToken deletes a token.
 func (s *Store) RevokeToken(id string) (TokenInfo, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.tokens[id]
+	t, ok, err := s.backend.Token(id)
+	if err != nil {
+		return TokenInfo{}, err
+	}
 	if !ok {
 		return TokenInfo{}, fmt.Errorf("%w: token %q", ErrNotFound, id)
 	}
-	delete(s.tokens, id)
-	if err := s.save(); err != nil {
-		s.tokens[id] = t
+	if err := s.apply(Change{Op: OpRevokeToken, Name: id, At: s.now().UTC()}); err != nil {
 		return TokenInfo{}, err
 	}
 	return t.info(), nil
@@ -358,12 +286,11 @@ func (s *Store) RevokeToken(id string) (TokenInfo, error) {
 
 // Tokens lists tokens (of one user, or all when user is empty).
 func (s *Store) Tokens(user string) []TokenInfo {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	ts, _ := s.backend.Tokens()
 	var out []TokenInfo
-	for _, t := range s.tokens {
-		if user == "" || t.User == user {
-			out = append(out, t.info())
+	for i := range ts {
+		if user == "" || ts[i].User == user {
+			out = append(out, ts[i].info())
 		}
 	}
 	slices.SortFunc(out, func(a, b TokenInfo) int { return strings.Compare(a.ID, b.ID) })
@@ -377,9 +304,10 @@ func (s *Store) CheckToken(raw string) (Principal, error) {
 	if !ok || !ok2 {
 		return Principal{}, ErrUnauthenticated
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.tokens[id]
+	t, ok, err := s.backend.Token(id)
+	if err != nil {
+		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
+	}
 	if !ok {
 		return Principal{}, ErrUnauthenticated
 	}
@@ -389,8 +317,8 @@ func (s *Store) CheckToken(raw string) (Principal, error) {
 	if !t.Expires.IsZero() && !s.now().Before(t.Expires) {
 		return Principal{}, fmt.Errorf("%w: token %s expired at %s", ErrUnauthenticated, id, t.Expires.Format(time.RFC3339))
 	}
-	u, ok := s.users[t.User]
-	if !ok {
+	u, ok, err := s.backend.User(t.User)
+	if err != nil || !ok {
 		return Principal{}, ErrUnauthenticated
 	}
 	role := t.Role

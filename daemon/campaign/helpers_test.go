@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,8 +45,11 @@ func testCampaign(id string) cluster.Campaign {
 		MaxAttempts: 3, Pacing: cluster.Pacing{Mode: "agentless", MaxConcurrent: 10, CPS: 10}, DefaultRegion: "CN"}
 }
 
-// memStore is an in-memory Store recording the commands it is given.
+// memStore is an in-memory Store recording the commands it is given; it
+// answers StageContacts like the FSM (duplicates in the campaign and DNC
+// numbers are refused).
 type memStore struct {
+	mu       sync.Mutex
 	cmds     []cluster.Command
 	existing map[string]bool
 	dnc      map[string]bool
@@ -61,10 +65,28 @@ func (m *memStore) Apply(_ context.Context, cmd cluster.Command) (any, error) {
 	if err := cmd.Validate(); err != nil {
 		return nil, err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.cmds = append(m.cmds, cmd)
 	switch c := cmd.(type) {
-	case cluster.ImportChunk:
-		m.staged[c.ImportID] += len(c.Contacts)
+	case cluster.StageContacts:
+		res := cluster.StageResult{Seq: c.Seq}
+		cs, err := c.Contacts()
+		if err != nil {
+			return nil, err
+		}
+		for i, ct := range cs {
+			switch {
+			case m.existing[ct.ID]:
+				res.Rejected = append(res.Rejected, cluster.RowReject{Index: i, Reason: cluster.RejectDuplicate})
+			case m.dnc[ct.Phone]:
+				res.Rejected = append(res.Rejected, cluster.RowReject{Index: i, Reason: cluster.RejectDNC})
+			default:
+				res.Staged++
+			}
+		}
+		m.staged[c.ImportID] += res.Staged
+		return res, nil
 	case cluster.CommitImport:
 		n := m.staged[c.ImportID]
 		delete(m.staged, c.ImportID)
@@ -72,12 +94,7 @@ func (m *memStore) Apply(_ context.Context, cmd cluster.Command) (any, error) {
 		return n, nil
 	case cluster.AbortImport:
 		delete(m.staged, c.ImportID)
+		return 0, nil
 	}
 	return nil, nil
 }
-
-func (m *memStore) Contact(_, id string) (cluster.Contact, bool, error) {
-	return cluster.Contact{}, m.existing[id], nil
-}
-
-func (m *memStore) IsDNC(phone, _ string) (bool, error) { return m.dnc[phone], nil }

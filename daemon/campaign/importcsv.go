@@ -4,27 +4,31 @@ package campaign
 // (UTF-8 with or without BOM, else GBK), header mapping, a validation
 // report per row, and the staged, atomic commit through cluster commands.
 //
-// Atomicity: valid rows are staged with ImportChunk (invisible) while the
-// file streams in, and made visible with CommitImport only after the whole
-// file was read. One CommitImport holds at most cluster.MaxImportContacts
-// contacts (it is one state transaction), so a larger file is committed as
-// several imports "<id>-p0", "<id>-p1", ... one after another. A crash
-// before the first commit leaves nothing visible (the staged chunks are
-// aborted when the daemon starts again); a crash between two commits leaves
-// the earlier parts visible. Contact IDs are derived from the number, so
-// uploading the same file again in valid-rows mode imports exactly the
-// missing rows and reports the others as duplicates in the campaign.
+// Atomicity: one file is one import, whatever its size. Valid rows are
+// staged with StageContacts (invisible; up to three chunks in flight so
+// parsing, raft and the state machine overlap) while the file streams in,
+// and made visible with one small CommitImport only after the whole file
+// was read and every chunk answered. The duplicate-in-campaign and DNC
+// checks run inside the state machine, per chunk, and come back as row
+// problems. A crash before the commit leaves nothing visible (the staged
+// import is aborted when the daemon starts again); the commit is a single
+// state transaction. Contact IDs are derived from the number, so uploading
+// the same file again in valid-rows mode imports exactly the missing rows
+// and reports the others as duplicates in the campaign.
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -62,12 +66,21 @@ const (
 	ReasonTooLong      = "field too long"
 )
 
-// Store is what an import needs from the cluster (a *cluster.Node).
+// Store is what an import needs from the cluster (a *cluster.Node). Apply
+// must be safe for concurrent use: chunks are staged in parallel.
 type Store interface {
 	Apply(ctx context.Context, cmd cluster.Command) (any, error)
-	Contact(campaignID, id string) (cluster.Contact, bool, error)
-	IsDNC(phone, campaignID string) (bool, error)
 }
+
+// stageWindow is how many StageContacts may be in flight at once: enough
+// for raft to batch entries and the FSM to apply while the next chunk is
+// parsed, few enough that a batch fits one state transaction.
+const stageWindow = 3
+
+// stageChunkBytes bounds the text of one chunk's contacts, so a wide sheet
+// (many or long profile columns) is sent in smaller chunks that still fit
+// one raft entry (cluster.MaxCommandSize) and one state transaction.
+const stageChunkBytes = 1 << 20
 
 // ImportOptions configure Import.
 type ImportOptions struct {
@@ -134,26 +147,34 @@ func Import(ctx context.Context, r io.Reader, st Store, opt ImportOptions) (Impo
 	if opt.ImportID == "" || opt.CampaignID == "" {
 		return ImportReport{}, fmt.Errorf("%w: campaign and import ID are required", ErrBadCSV)
 	}
-	im := &importer{ctx: ctx, st: st, opt: opt, seen: map[string]int{}}
+	im := &importer{ctx: ctx, st: st, opt: opt, seen: map[string]int{}, sem: make(chan struct{}, stageWindow)}
 	im.rep.Mode = opt.Mode
 	im.rep.Problems = []Problem{}
 	err := im.run(r)
+	if werr := im.wait(); err == nil {
+		err = werr
+	}
+	im.sortProblems()
 	if err == nil && opt.Mode == ModeRejectAll && im.rep.Invalid > 0 {
 		im.rep.Rejected = true
 		err = fmt.Errorf("%w: %d of %d rows are invalid (first: line %d, %s)", ErrRejected, im.rep.Invalid, im.rep.Rows,
 			im.rep.Problems[0].Line, im.rep.Problems[0].Reason)
 	}
-	if err == nil && im.rep.Valid == 0 {
-		err = nil // nothing to commit; not an error in valid-rows mode
-	}
 	if err != nil {
-		im.abortAll()
+		im.abort()
 		im.rep.Imported = 0
 		im.rep.Imports = nil
 		return im.rep, err
 	}
-	if err := im.commitAll(); err != nil {
-		return im.rep, err
+	if err := im.commit(); err != nil {
+		// CommitImport is idempotent: when its outcome is unknown (a lost
+		// leader, a cancelled wait) asking again tells. If it still fails,
+		// abort — a no-op if the commit did go through.
+		if err = im.commit(); err != nil {
+			im.abort()
+			im.rep.Imported, im.rep.Imports = 0, nil
+			return im.rep, err
+		}
 	}
 	return im.rep, nil
 }
@@ -165,15 +186,23 @@ type importer struct {
 	rep  ImportReport
 	seen map[string]int // E.164 -> first line
 
-	parts   []stagedPart
-	chunk   []cluster.Contact
-	partN   int // contacts staged in the current part
-	partSeq int // chunks staged in the current part
+	chunk      []cluster.Contact
+	chunkBytes int   // text in chunk
+	lines      []int // file line of each contact in chunk
+	seq        int   // chunks sent
+	phoneName  string
+
+	sem chan struct{} // stageWindow slots
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	out []stageOutcome // guarded by mu
+	err error          // first staging failure; guarded by mu
 }
 
-type stagedPart struct {
-	id     string
-	chunks int
+// stageOutcome is one answered chunk.
+type stageOutcome struct {
+	lines []int
+	res   cluster.StageResult
 }
 
 // lineGuard fails a read once a physical line exceeds MaxLineBytes, so a
@@ -269,6 +298,7 @@ func (im *importer) run(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	im.phoneName = cols.names[cols.phone]
 	for {
 		if err := im.ctx.Err(); err != nil {
 			return err
@@ -373,12 +403,13 @@ func (im *importer) mapHeader(h []string) (columns, error) {
 	return c, nil
 }
 
+// problem counts an invalid row and lists it. The list keeps the
+// MaxProblems lowest lines (rejections from staging arrive late).
 func (im *importer) problem(line int, col, reason, detail string) {
 	im.rep.Invalid++
-	if len(im.rep.Problems) < im.opt.MaxProblems {
-		im.rep.Problems = append(im.rep.Problems, Problem{Line: line, Column: col, Reason: reason, Detail: detail})
-	} else {
-		im.rep.Truncated = true
+	im.rep.Problems = append(im.rep.Problems, Problem{Line: line, Column: col, Reason: reason, Detail: detail})
+	if len(im.rep.Problems) >= 2*im.opt.MaxProblems {
+		im.sortProblems()
 	}
 }
 
@@ -451,64 +482,155 @@ func (im *importer) row(line int, rec []string, c columns) error {
 			ct.Profile[c.names[i]] = v
 		}
 	}
-	if _, exists, err := im.st.Contact(im.opt.CampaignID, ct.ID); err != nil {
-		return err
-	} else if exists {
-		im.problem(line, c.names[c.phone], ReasonDupCampaign, "the number is already in the campaign")
-		return nil
-	}
-	if dnc, err := im.st.IsDNC(phone, im.opt.CampaignID); err != nil {
-		return err
-	} else if dnc {
-		im.problem(line, c.names[c.phone], ReasonDNC, "the number is on the do-not-call list")
-		return nil
-	}
 	im.rep.Valid++
-	if im.opt.Mode == ModeRejectAll && im.rep.Invalid > 0 {
-		return nil // the file is rejected anyway: stop staging
-	}
+	// In reject-all mode the rows are staged even once the file is known
+	// to be rejected: the duplicate and DNC checks run in the state
+	// machine, and the report lists every problem of the file.
 	im.chunk = append(im.chunk, ct)
+	im.lines = append(im.lines, line)
+	im.chunkBytes += 32 + len(ct.ID) + len(ct.Phone) + len(ct.Name) + len(ct.Timezone)
+	for k, v := range ct.Profile {
+		im.chunkBytes += 8 + len(k) + len(v)
+	}
 	return im.flush(false)
 }
 
-// flush stages the pending chunk when full (or at the end).
+// flush sends the pending chunk when full (or at the end) to be staged in
+// the background, waiting while stageWindow chunks are in flight.
 func (im *importer) flush(final bool) error {
-	if len(im.chunk) == 0 || (!final && len(im.chunk) < cluster.MaxChunkContacts) {
+	if len(im.chunk) == 0 || (!final && len(im.chunk) < cluster.MaxStageContacts && im.chunkBytes < stageChunkBytes) {
 		return nil
 	}
-	if len(im.parts) == 0 || im.partN+len(im.chunk) > cluster.MaxImportContacts {
-		im.parts = append(im.parts, stagedPart{id: fmt.Sprintf("%s-p%d", im.opt.ImportID, len(im.parts))})
-		im.partN, im.partSeq = 0, 0
+	if err := im.failed(); err != nil {
+		return err
 	}
-	p := &im.parts[len(im.parts)-1]
-	_, err := im.st.Apply(im.ctx, cluster.ImportChunk{ImportID: p.id, CampaignID: im.opt.CampaignID, Seq: im.partSeq, Contacts: im.chunk})
+	select {
+	case im.sem <- struct{}{}:
+	case <-im.ctx.Done():
+		return im.ctx.Err()
+	}
+	cmd, err := cluster.NewStageContacts(im.opt.ImportID, im.opt.CampaignID, im.seq, im.chunk)
 	if err != nil {
-		return fmt.Errorf("stage import %s chunk %d: %w", p.id, im.partSeq, err)
+		<-im.sem
+		return fmt.Errorf("stage import %s chunk %d: %w", im.opt.ImportID, im.seq, err)
 	}
-	im.partSeq++
-	p.chunks = im.partSeq
-	im.partN += len(im.chunk)
-	im.chunk = make([]cluster.Contact, 0, cluster.MaxChunkContacts)
-	return nil
-}
-
-func (im *importer) commitAll() error {
-	at := im.opt.At
-	for _, p := range im.parts {
-		res, err := im.st.Apply(context.WithoutCancel(im.ctx), cluster.CommitImport{ImportID: p.id, Chunks: p.chunks, At: at})
+	lines := im.lines
+	im.seq++
+	im.chunk = im.chunk[:0] // encoded into cmd.Rows
+	im.chunkBytes = 0
+	im.lines = make([]int, 0, cluster.MaxStageContacts)
+	im.wg.Add(1)
+	go func() {
+		defer im.wg.Done()
+		defer func() { <-im.sem }()
+		res, err := im.st.Apply(im.ctx, cmd)
+		var sr cluster.StageResult
+		if err == nil {
+			sr, err = stageResult(res)
+		}
+		im.mu.Lock()
+		defer im.mu.Unlock()
 		if err != nil {
-			return fmt.Errorf("commit import %s (%d imported before it): %w", p.id, im.rep.Imported, err)
+			if im.err == nil {
+				im.err = fmt.Errorf("stage import %s chunk %d: %w", cmd.ImportID, cmd.Seq, err)
+			}
+			return
 		}
-		if n, ok := res.(int); ok {
-			im.rep.Imported += n
-		}
-		im.rep.Imports = append(im.rep.Imports, p.id)
-	}
+		im.out = append(im.out, stageOutcome{lines: lines, res: sr})
+	}()
 	return nil
 }
 
-func (im *importer) abortAll() {
-	for _, p := range im.parts {
-		_, _ = im.st.Apply(context.WithoutCancel(im.ctx), cluster.AbortImport{ImportID: p.id})
+// stageResult reads StageContacts' response (a StageResult, or its JSON
+// when the command was forwarded to the leader).
+func stageResult(res any) (cluster.StageResult, error) {
+	switch v := res.(type) {
+	case cluster.StageResult:
+		return v, nil
+	case json.RawMessage:
+		var sr cluster.StageResult
+		err := json.Unmarshal(v, &sr)
+		return sr, err
 	}
+	return cluster.StageResult{}, fmt.Errorf("unexpected StageContacts response %T", res)
+}
+
+// failed returns the first staging failure so far, and turns rejections
+// answered so far into row problems.
+func (im *importer) failed() error {
+	im.mu.Lock()
+	out, err := im.out, im.err
+	im.out = nil
+	im.mu.Unlock()
+	for _, o := range out {
+		for _, rj := range o.res.Rejected {
+			if rj.Index < 0 || rj.Index >= len(o.lines) {
+				return fmt.Errorf("stage import %s chunk %d: rejection of row %d of %d", im.opt.ImportID, o.res.Seq, rj.Index, len(o.lines))
+			}
+			im.rep.Valid--
+			switch rj.Reason {
+			case cluster.RejectDNC:
+				im.problem(o.lines[rj.Index], im.phoneName, ReasonDNC, "the number is on the do-not-call list")
+			default:
+				im.problem(o.lines[rj.Index], im.phoneName, ReasonDupCampaign, "the number is already in the campaign")
+			}
+		}
+	}
+	return err
+}
+
+// wait waits for the chunks in flight and collects their outcomes.
+func (im *importer) wait() error {
+	im.wg.Wait()
+	return im.failed()
+}
+
+// sortProblems orders the listed problems by line (staging rejections
+// arrive after later rows' parse problems) and keeps the first MaxProblems.
+func (im *importer) sortProblems() {
+	sort.SliceStable(im.rep.Problems, func(i, j int) bool { return im.rep.Problems[i].Line < im.rep.Problems[j].Line })
+	if len(im.rep.Problems) > im.opt.MaxProblems {
+		im.rep.Problems = im.rep.Problems[:im.opt.MaxProblems]
+		im.rep.Truncated = true
+	}
+}
+
+func (im *importer) commit() error {
+	if im.seq == 0 {
+		return nil // no valid rows: nothing staged
+	}
+	res, err := im.st.Apply(context.WithoutCancel(im.ctx), cluster.CommitImport{ImportID: im.opt.ImportID, Chunks: im.seq, At: im.opt.At})
+	if err != nil {
+		return fmt.Errorf("commit import %s (%d chunks): %w", im.opt.ImportID, im.seq, err)
+	}
+	if n, ok := res.(int); ok {
+		im.rep.Imported = n
+	}
+	im.rep.Imports = []string{im.opt.ImportID}
+	return nil
+}
+
+// abort removes a staged import, a bounded step per command.
+func (im *importer) abort() {
+	if im.seq == 0 {
+		return
+	}
+	_ = AbortStaged(context.WithoutCancel(im.ctx), im.st, im.opt.ImportID)
+}
+
+// AbortStaged removes a staged, uncommitted import: AbortImport removes a
+// bounded number of chunks per command and answers how many remain, so it
+// is repeated until none do. Used by the importer on failure and by the
+// dialler's start-up sweep for imports a crash left staged.
+func AbortStaged(ctx context.Context, st Store, importID string) error {
+	for i := 0; i <= cluster.MaxImportChunks/cluster.AbortStepChunks+1; i++ {
+		res, err := st.Apply(ctx, cluster.AbortImport{ImportID: importID})
+		if err != nil {
+			return err
+		}
+		if n, ok := res.(int); !ok || n == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("campaign: import %s: still staged after %d abort steps", importID, cluster.MaxImportChunks/cluster.AbortStepChunks+2)
 }

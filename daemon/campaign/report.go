@@ -55,6 +55,7 @@ type Figures struct {
 	Variant        string  `json:"variant,omitempty"`
 	Attempts       int     `json:"attempts"`
 	Finished       int     `json:"finished"`
+	InProgress     int     `json:"in_progress"` // claimed attempts: counted in Attempts only
 	Answered       int     `json:"answered"`
 	Machines       int     `json:"machines"`
 	Humans         int     `json:"humans"`
@@ -128,11 +129,17 @@ func BuildReport(k *cluster.Campaign, attempts []cluster.Attempt, record func(at
 	return rep
 }
 
+// add counts one attempt. Every figure after Attempts counts finished
+// attempts only: a call still up mid-run has an answer time in its record
+// but no final disposition, and counting it as answered while the
+// denominator (Finished) leaves it out let the answer rate pass 100%.
 func (f *Figures) add(a cluster.Attempt, rec cluster.CallRecord) {
 	f.Attempts++
-	if a.State != cluster.AttemptClaimed {
-		f.Finished++
+	if a.State == cluster.AttemptClaimed {
+		f.InProgress++
+		return
 	}
+	f.Finished++
 	if rec.AnswerAt.IsZero() {
 		return
 	}
@@ -167,7 +174,7 @@ func ratio(a, b int) float64 {
 }
 
 func (f *Figures) finish() {
-	f.AnswerRate = ratio(f.Answered, f.Finished)
+	f.AnswerRate = ratio(f.Answered, f.Finished) // both count finished attempts only: never above 1
 	f.MachineRate = ratio(f.Machines, f.Answered)
 	f.ConversionRate = ratio(f.Conversions, f.Humans)
 	f.TransferRate = ratio(f.Transfers, f.Humans)

@@ -57,6 +57,7 @@ func freePort(t *testing.T) int {
 }
 
 type proc struct {
+	sip                int
 	id, cfg, api, raft string
 	logf               *os.File
 	cmd                *exec.Cmd
@@ -68,7 +69,20 @@ type multi struct {
 	daemon string
 	ctl    string
 	boxes  []*proc
+
+	// Optional, for work-sharing tests: where every box's trunk points
+	// (0: a free port, no peer), the cluster timings (YAML flow mapping
+	// body) and extra top-level YAML (flows dir, calls limits).
+	trunkPort int
+	timings   string
+	extra     string
 }
+
+// defaultTimings are the tuned raft and lease timings of these tests.
+const defaultTimings = "lease_ttl: 900ms, lease_grace: 300ms, heartbeat_timeout: 300ms, election_timeout: 300ms, callback_within: 30s"
+
+// sipPort is the box's SIP port (the simulator sees INVITEs from it).
+func (p *proc) sipPort() int { return p.sip }
 
 func (m *multi) config(i int) *proc {
 	t := m.t
@@ -76,6 +90,14 @@ func (m *multi) config(i int) *proc {
 	id := fmt.Sprintf("box%d", i)
 	p := &proc{id: id, api: fmt.Sprintf("127.0.0.1:%d", freePort(t)), raft: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	sip := freePort(t)
+	p.sip = sip
+	trunk, timings := m.trunkPort, m.timings
+	if trunk == 0 {
+		trunk = freePort(t)
+	}
+	if timings == "" {
+		timings = defaultTimings
+	}
 	rtp := 30000 + (sip%300)*30
 	y := fmt.Sprintf(`
 box: {id: %s, data_dir: %q}
@@ -83,11 +105,12 @@ log: {level: info}
 api: {listen: %q}
 sip: {listen_ip: 127.0.0.1, listen_port: %d, transports: [udp]}
 media: {ip: 127.0.0.1, rtp_port_min: %d, rtp_port_max: %d}
-cluster: {bind: %q, bootstrap: %v, lease_ttl: 900ms, lease_grace: 300ms, heartbeat_timeout: 300ms, election_timeout: 300ms, callback_within: 30s}
+cluster: {bind: %q, bootstrap: %v, %s}
 tts: {cache_dir: %q}
 trunks:
   - {name: t1, host: 127.0.0.1, port: %d, transport: udp, options_interval: 0s}
-`, id, dir, p.api, sip, rtp, rtp+28, p.raft, i == 0, filepath.Join(dir, "tts"), freePort(t))
+%s
+`, id, dir, p.api, sip, rtp, rtp+28, p.raft, i == 0, timings, filepath.Join(dir, "tts"), trunk, m.extra)
 	p.cfg = filepath.Join(dir, "callboxd.yaml")
 	if err := os.WriteFile(p.cfg, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
@@ -188,8 +211,13 @@ func (m *multi) waitFor(d time.Duration, what string, cond func() bool) {
 
 // formCluster inits box0 and joins the others with one-time tokens.
 func formCluster(t *testing.T, n int) *multi {
+	return formClusterWith(t, n, &multi{})
+}
+
+// formClusterWith is formCluster with m's optional settings.
+func formClusterWith(t *testing.T, n int, m *multi) *multi {
 	d, c := binaries(t)
-	m := &multi{t: t, daemon: d, ctl: c}
+	m.t, m.daemon, m.ctl = t, d, c
 	for i := 0; i < n; i++ {
 		m.boxes = append(m.boxes, m.config(i))
 	}

@@ -78,6 +78,12 @@ type Flow struct {
 	OptOutText   *Template // spoken after an opt-out
 	TransferText *Template // spoken before an escalation transfer
 
+	// Resumable says a callback after a call cut off by a box failure
+	// resumes at the last say/ask/menu node reached (RunOptions.ResumeAt),
+	// after the disclosure and ResumeText; otherwise it starts over.
+	Resumable  bool
+	ResumeText *Template // the "sorry, we were cut off" line
+
 	Start string
 	Nodes map[string]*Node
 	// Warnings are non-fatal findings (unreachable nodes).

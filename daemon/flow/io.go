@@ -99,4 +99,13 @@ type RunOptions struct {
 	NLU      NLU              // optional fallback classifier
 	MaxSteps int              // node executions before ErrStepLimit; 1000 when zero
 	CallID   string           // for log lines
+	// Resume marks a callback after a call that was cut off. When the
+	// flow is resumable it says the disclosure, then ResumeText, then
+	// continues at ResumeAt (a say/ask/menu node; Start when empty);
+	// otherwise the run starts over at Start as a new call.
+	Resume   bool
+	ResumeAt string
+	// OnProgress, when set, is called with each say/ask/menu node as the
+	// run reaches it (a callback's resume point); it must not block long.
+	OnProgress func(node string)
 }

@@ -151,6 +151,8 @@ func (p *parser) flow(root *yaml.Node) *Flow {
 		f.MinConfidence = c
 	}
 
+	p.resume(f, top)
+
 	before := len(p.errs)
 	if in := top.get("intents"); in != nil {
 		p.intents(f, in)
@@ -184,6 +186,9 @@ func (p *parser) flow(root *yaml.Node) *Flow {
 		}
 	}
 	top.unknown()
+	if f.Resumable && f.ResumeText == nil && f.Language != "" {
+		f.ResumeText, _ = ParseTemplate(defaultTexts[f.Language]["resume_text"])
+	}
 	if f.Start != "" && len(st.nodeKeys) > 0 && st.nodeKeys[f.Start] == nil {
 		p.errAt(startNode, "start refers to unknown node %q", f.Start)
 	}
@@ -341,4 +346,29 @@ func speaksOrg(ts ...*Template) bool {
 		}
 	}
 	return false
+}
+
+// resume reads the optional resume block:
+//
+//	resume: {enabled: true, text: "Sorry, we were cut off ..."}
+//
+// enabled defaults to true when the block is present; text defaults to
+// the language's line.
+func (p *parser) resume(f *Flow, top *fields) {
+	v := top.get("resume")
+	if v == nil {
+		return
+	}
+	m := p.mapping(v, "resume")
+	if m == nil {
+		return
+	}
+	f.Resumable = m.boolean("enabled", true)
+	if m.has("text") {
+		f.ResumeText = m.template("text")
+		if f.ResumeText != nil && strings.TrimSpace(f.ResumeText.Src) == "" {
+			p.errAt(m.vals["text"], "resume: text must not be empty")
+		}
+	}
+	m.unknown()
 }

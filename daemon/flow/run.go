@@ -23,7 +23,7 @@ const (
 
 // templates lists every template of the flow with where it is used.
 func (f *Flow) templates() []*Template {
-	out := []*Template{f.Disclosure, f.Goodbye, f.OptOutText, f.TransferText}
+	out := []*Template{f.Disclosure, f.Goodbye, f.OptOutText, f.TransferText, f.ResumeText}
 	for _, id := range sortedKeys(f.Nodes) {
 		n := f.Nodes[id]
 		out = append(out, n.Text, n.Prompt, n.NoInput, n.NoMatch, n.Summary)
@@ -92,13 +92,16 @@ type runner struct {
 	intent  string // last matched intent, for branch expressions
 	resume  string // last say/ask/menu node
 	ended   bool   // Hangup called or transfer succeeded
+
+	resumeAt string            // RunOptions.ResumeAt when the flow allows it
+	progress func(node string) // RunOptions.OnProgress
 }
 
 // Run walks the flow for one answered call: the disclosure first (never
 // interruptible), then nodes from start until a hangup or transfer. The
 // Outcome is complete up to the point of any error.
 func (f *Flow) Run(ctx context.Context, io IO, profile map[string]string, opts RunOptions) (Outcome, error) {
-	r := &runner{f: f, io: io, now: opts.Now, log: opts.Logger, nlu: opts.NLU, profile: profile}
+	r := &runner{f: f, io: io, now: opts.Now, log: opts.Logger, nlu: opts.NLU, profile: profile, progress: opts.OnProgress}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -115,7 +118,20 @@ func (f *Flow) Run(ctx context.Context, io IO, profile map[string]string, opts R
 	if err := f.CheckProfile(profile); err != nil {
 		return r.out, err
 	}
-	r.log.Info("flow start", "phone", MaskPhone(profile["phone"]))
+	if opts.Resume {
+		at := opts.ResumeAt
+		n := f.Nodes[at]
+		if at == "" {
+			at = f.Start
+		}
+		if f.Resumable && (opts.ResumeAt == "" || (n != nil && (n.Type == TypeSay || n.Type == TypeAsk || n.Type == TypeMenu))) {
+			r.resumeAt = at
+			r.out.Tags["resumed_at"] = at
+		} else {
+			r.log.Info("flow does not resume here; starting over", "resume_at", opts.ResumeAt, "resumable", f.Resumable)
+		}
+	}
+	r.log.Info("flow start", "phone", MaskPhone(profile["phone"]), "resume_at", r.resumeAt)
 	err := r.run(ctx, maxSteps)
 	if !r.ended {
 		r.out.ResumeNode = r.resume
@@ -133,6 +149,12 @@ func (r *runner) run(ctx context.Context, maxSteps int) error {
 		return err
 	}
 	id := r.f.Start
+	if r.resumeAt != "" {
+		if err := r.say(ctx, "", r.f.ResumeText, false); err != nil {
+			return err
+		}
+		id = r.resumeAt
+	}
 	for step := 0; ; step++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -152,6 +174,15 @@ func (r *runner) run(ctx context.Context, maxSteps int) error {
 }
 
 func (r *runner) exec(ctx context.Context, n *Node) (string, bool, error) {
+	switch n.Type {
+	case TypeSay, TypeAsk, TypeMenu:
+		if r.resume != n.ID {
+			r.resume = n.ID
+			if r.progress != nil {
+				r.progress(n.ID)
+			}
+		}
+	}
 	switch n.Type {
 	case TypeSay:
 		r.resume = n.ID

@@ -26,7 +26,9 @@ type Metrics struct {
 	tts         *prometheus.HistogramVec // engine
 	amd         *prometheus.CounterVec   // verdict
 	raftApply   prometheus.Histogram
-	importRows  *prometheus.GaugeVec // import, kind (done|total)
+	importRows  *prometheus.GaugeVec   // import, kind (done|total)
+	imports     *prometheus.CounterVec // result (ok|rejected|failed)
+	importedRow *prometheus.CounterVec // result (imported|invalid)
 	recordings  *prometheus.CounterVec
 	auditWrites *prometheus.CounterVec
 	logins      *prometheus.CounterVec
@@ -68,6 +70,12 @@ func New() *Metrics {
 	m.importRows = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "callbox_import_rows", Help: "Contact import progress: rows done and total, per running import.",
 	}, []string{"import", "kind"})
+	m.imports = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "callbox_imports_total", Help: "Finished contact imports, by result (ok, rejected, failed).",
+	}, []string{"result"})
+	m.importedRow = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "callbox_import_rows_total", Help: "Rows of finished contact imports, by result (imported, invalid).",
+	}, []string{"result"})
 	m.recordings = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "callbox_recordings_total", Help: "Recordings finished, by result (complete, failed).",
 	}, []string{"result"})
@@ -77,7 +85,7 @@ func New() *Metrics {
 	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "callbox_logins_total", Help: "Dashboard logins, by result (ok, failed, refused).",
 	}, []string{"result"})
-	m.reg.MustRegister(m.calls, m.setup, m.rtpLoss, m.rtpJitter, m.asr, m.tts, m.amd, m.raftApply, m.importRows, m.recordings, m.auditWrites, m.logins,
+	m.reg.MustRegister(m.calls, m.setup, m.rtpLoss, m.rtpJitter, m.asr, m.tts, m.amd, m.raftApply, m.importRows, m.imports, m.importedRow, m.recordings, m.auditWrites, m.logins,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -201,6 +209,20 @@ func (m *Metrics) ImportFinished(importID string) {
 	}
 	m.importRows.DeleteLabelValues(importID, "done")
 	m.importRows.DeleteLabelValues(importID, "total")
+}
+
+// ImportDone counts a finished import: result is ok, rejected (the file
+// had bad rows and the mode refused it) or failed (unreadable, too large,
+// not committed), with its imported and invalid rows. The per-import
+// callbox_import_rows gauge shows an import while it runs; these counters
+// keep the totals after it is gone.
+func (m *Metrics) ImportDone(result string, imported, invalid int) {
+	if m == nil {
+		return
+	}
+	m.imports.WithLabelValues(result).Inc()
+	m.importedRow.WithLabelValues("imported").Add(float64(max(imported, 0)))
+	m.importedRow.WithLabelValues("invalid").Add(float64(max(invalid, 0)))
 }
 
 // Recording counts a finished recording (complete or failed).

@@ -30,6 +30,7 @@ func TestSeries(t *testing.T) {
 	m.AMDVerdict("machine")
 	m.RaftApply(2 * time.Millisecond)
 	m.ImportProgress("imp1", 50, 200)
+	m.ImportDone("ok", 48, 2)
 	m.Recording(true)
 	m.AuditWrite(errors.New("x"))
 	m.Login("failed")
@@ -49,6 +50,9 @@ func TestSeries(t *testing.T) {
 		`callbox_raft_state{state="Follower"} 0`,
 		`callbox_raft_apply_seconds_count 1`,
 		`callbox_import_rows{import="imp1",kind="done"} 50`,
+		`callbox_imports_total{result="ok"} 1`,
+		`callbox_import_rows_total{result="imported"} 48`,
+		`callbox_import_rows_total{result="invalid"} 2`,
 		`callbox_recordings_total{result="complete"} 1`,
 		`callbox_audit_entries_total{result="error"} 1`,
 		`callbox_logins_total{result="failed"} 1`,

@@ -28,6 +28,10 @@ type DialRequest struct {
 	// OnEarlyMedia runs in its own goroutine when 18x with SDP started
 	// early media.
 	OnEarlyMedia func(*Call)
+	// OnRinging runs once, on the SIP layer's goroutine, when the first
+	// 18x arrives (code and arrival time): the live "ringing" event. It
+	// must not block.
+	OnRinging func(code int, at time.Time)
 }
 
 // reservedHeaders may not be set through DialRequest.Headers.
@@ -160,10 +164,15 @@ func (u *UA) Dial(ctx context.Context, req DialRequest) (*Call, error) {
 			return nil
 		}
 		c.mu.Lock()
-		if c.info.RingAt.IsZero() {
+		first := c.info.RingAt.IsZero()
+		if first {
 			c.info.RingAt = u.now()
 		}
+		ringAt := c.info.RingAt
 		c.mu.Unlock()
+		if first && req.OnRinging != nil {
+			req.OnRinging(res.StatusCode, ringAt)
+		}
 		if len(res.Body()) == 0 || early != nil {
 			return nil
 		}

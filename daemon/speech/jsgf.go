@@ -27,6 +27,16 @@ func phraseWords(phrase string) []string {
 // dropped lists the unknown words (sorted, unique). grammar is "" when no
 // phrase survives.
 func buildJSGF(phrases []string, dict map[string]struct{}) (grammar string, phraseOf map[string]string, dropped []string) {
+	return buildJSGFShape(phrases, dict, false)
+}
+
+// buildJSGFShape is buildJSGF; sequence accepts one or more phrases in a
+// row instead of exactly one. The one-phrase shape is what the adapter uses:
+// measured on telephone audio (TestASRMatrix) the sequence shape lets
+// the decoder explain unknown words with short phrases ("please stop
+// calling me" → "human nope no") and fails outright on a phrase followed by
+// out-of-grammar words.
+func buildJSGFShape(phrases []string, dict map[string]struct{}, sequence bool) (grammar string, phraseOf map[string]string, dropped []string) {
 	phraseOf = map[string]string{}
 	var alts []string
 	unknown := map[string]bool{}
@@ -57,7 +67,12 @@ func buildJSGF(phrases []string, dict map[string]struct{}) (grammar string, phra
 		return "", phraseOf, dropped
 	}
 	var b strings.Builder
-	b.WriteString("#JSGF V1.0;\n\ngrammar callbox;\n\npublic <answer> = ")
+	b.WriteString("#JSGF V1.0;\n\ngrammar callbox;\n\n")
+	if sequence {
+		b.WriteString("public <answer> = <phrase>+ ;\n\n<phrase> = ")
+	} else {
+		b.WriteString("public <answer> = ")
+	}
 	for i, a := range alts {
 		if i > 0 {
 			b.WriteString(" | ")

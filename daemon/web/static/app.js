@@ -8,7 +8,11 @@ const S = {
   live: new Map(),        // call id -> call event
   recent: [],             // ended calls, newest first
   campaigns: new Map(),   // id -> {view, report}
-  history: new Map(),     // campaign id -> [{end, answered, human, conv, xfer, handle}]
+  series: new Map(),      // campaign id -> GET /v1/campaigns/{id}/series answer
+  seriesAt: new Map(),    // campaign id -> when its series was last asked for (ms)
+  chartCampaign: null,    // campaign shown in the large chart
+  callRecord: null,       // the record on the call page
+  flowsAPI: null,         // true when the box serves /v1/flows
   activeSeries: [],       // active calls, one point per counters tick
   ticks: 0, ws: null, wsRetry: 500, timers: [],
 };
@@ -129,12 +133,16 @@ function onEvent(ev) {
     case 'call.ended':
       S.live.delete(ev.call.id);
       S.recent.unshift(ev.call); S.recent = S.recent.slice(0, 50);
-      addHistory(ev.call);
-      renderLive(); renderRecent(); renderCampaigns();
+      if (ev.call.campaign_id) { // the attempt is finished just after its record: ask again shortly
+        const id = ev.call.campaign_id;
+        loadSeries(id); setTimeout(() => loadSeries(id, true), 1500);
+      }
+      renderLive(); renderRecent();
       break;
     case 'counters': onCounters(ev.counters); break;
     case 'campaign.progress':
       S.campaigns.set(ev.campaign.id, { view: ev.campaign, report: ev.report || (S.campaigns.get(ev.campaign.id) || {}).report });
+      loadSeries(ev.campaign.id);
       renderCampaigns(); break;
     case 'campaign.removed': S.campaigns.delete(ev.campaign.id); renderCampaigns(); break;
   }
@@ -153,11 +161,9 @@ function onCounters(c) {
 async function loadRecent() {
   try {
     const since = new Date(Date.now() - 24 * 3600 * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
-    const recs = await api('GET', '/v1/calls?limit=5000&since=' + encodeURIComponent(since));
-    S.history.clear();
-    recs.slice().reverse().forEach((r) => { if (r.end_at) addHistory(r); });
+    const recs = await api('GET', '/v1/calls?limit=200&since=' + encodeURIComponent(since));
     S.recent = recs.filter((r) => r.end_at).slice(0, 50);
-    renderRecent(); renderCampaigns();
+    renderRecent();
   } catch (e) { /* shown by the next action */ }
 }
 async function loadCampaigns() {
@@ -166,6 +172,7 @@ async function loadCampaigns() {
     list.forEach((v) => S.campaigns.set(v.id, { view: v, report: (S.campaigns.get(v.id) || {}).report }));
     await Promise.all(list.map(async (v) => {
       try { const rep = await api('GET', '/v1/campaigns/' + encodeURIComponent(v.id) + '/report'); S.campaigns.get(v.id).report = rep.total; } catch (e) { /* keep */ }
+      await loadSeries(v.id, true);
     }));
     renderCampaigns();
   } catch (e) { /* ignore */ }
@@ -193,7 +200,7 @@ async function loadCluster() {
 }
 
 // ---- rendering ----
-function renderAll() { renderLive(); renderRecent(); renderCampaigns(); }
+function renderAll() { renderLive(); renderRecent(); renderCampaigns(); renderCallFields(); }
 function renderLive() {
   const tb = $('#live-calls tbody'); tb.replaceChildren();
   const calls = [...S.live.values()].sort((a, b) => (a.invite_at < b.invite_at ? -1 : 1));
@@ -209,7 +216,7 @@ function renderRecent() {
   const tb = $('#recent-calls tbody'); tb.replaceChildren();
   S.recent.forEach((c) => tb.append(el('tr', { class: 'click', 'data-call': c.id, onclick: () => { location.hash = '#/call/' + encodeURIComponent(c.id); } },
     el('td', null, c.id), el('td', null, c.number), el('td', null, c.campaign_id || '–'),
-    el('td', null, tv('disp.', c.disposition || '')), el('td', null, c.outcome || '–'), el('td', null, fmtTime(c.end_at)))));
+    el('td', null, tv('disp.', c.disposition || '')), el('td', null, c.outcome ? tv('outcome.', c.outcome) : '–'), el('td', null, fmtTime(c.end_at)))));
 }
 function renderCampaigns() {
   const tb = $('#campaigns tbody'); tb.replaceChildren();
@@ -222,8 +229,9 @@ function renderCampaigns() {
     }
     const chart = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
     chart.setAttribute('class', 'trend'); chart.setAttribute('viewBox', '0 0 160 36'); chart.setAttribute('preserveAspectRatio', 'none');
-    drawTrend(chart, S.history.get(view.id) || []);
-    tb.append(el('tr', { 'data-campaign': view.id },
+    drawChart(chart, S.series.get(view.id), 160, 36, false);
+    tb.append(el('tr', { 'data-campaign': view.id, class: 'click' + (view.id === chartCampaign() ? ' selected' : ''),
+      onclick: (e) => { if (e.target.tagName !== 'BUTTON') { S.chartCampaign = view.id; renderCampaigns(); } } },
       el('td', null, view.name ? view.name + ' (' + view.id + ')' : view.id),
       el('td', { class: 'state' }, tv('state.', view.state)),
       el('td', { class: 'progress' }, (c.done || 0) + ' / ' + (c.contacts || 0)),
@@ -231,6 +239,23 @@ function renderCampaigns() {
       el('td', { class: 'transfer' }, pct(r.transfer_rate)), el('td', { class: 'aht' }, r.avg_handle_sec != null ? r.avg_handle_sec : '–'),
       el('td', null, chart), actions));
   });
+  renderBigChart();
+}
+// chartCampaign is the campaign in the large chart: the one picked, else
+// the first running one, else the first with a series.
+function chartCampaign() {
+  if (S.chartCampaign && S.campaigns.has(S.chartCampaign)) return S.chartCampaign;
+  const all = [...S.campaigns.values()].map((c) => c.view).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const run = all.find((v) => v.state === 'running') || all.find((v) => S.series.has(v.id));
+  return run ? run.id : null;
+}
+function renderBigChart() {
+  const id = chartCampaign(); const s = id && S.series.get(id);
+  $('#campaign-chart-box').hidden = !s;
+  if (!s) return;
+  $('#chart-campaign').textContent = id;
+  $('#chart-step').textContent = t('chart.step', { n: Math.round(s.step_sec / 60) || 1 });
+  drawChart($('#campaign-chart'), s, 640, 180, true);
 }
 async function campaignAction(id, action) {
   try { const v = await api('POST', '/v1/campaigns/' + encodeURIComponent(id) + '/' + action); S.campaigns.get(id).view = v; renderCampaigns(); }
@@ -238,15 +263,17 @@ async function campaignAction(id, action) {
 }
 
 // ---- charts ----
-function addHistory(c) {
-  if (!c.campaign_id || !c.end_at) return;
-  const h = S.history.get(c.campaign_id) || [];
-  const answered = !!c.answer_at;
-  const human = answered && c.amd !== 'machine';
-  const handle = answered ? (new Date(c.end_at) - new Date(c.answer_at)) / 1000 : 0;
-  h.push({ end: new Date(c.end_at).getTime(), answered, human, conv: human && c.outcome === 'converted', xfer: human && c.outcome === 'transferred', handle });
-  if (h.length > 5000) h.shift();
-  S.history.set(c.campaign_id, h);
+// loadSeries fetches a campaign's figures over time (GET
+// /v1/campaigns/{id}/series, computed on the box), at most every 3 s per
+// campaign unless forced.
+async function loadSeries(id, force) {
+  const now = Date.now();
+  if (!force && now - (S.seriesAt.get(id) || 0) < 3000) return;
+  S.seriesAt.set(id, now);
+  try {
+    const s = await api('GET', '/v1/campaigns/' + encodeURIComponent(id) + '/series');
+    S.series.set(id, s); renderCampaigns();
+  } catch (e) { /* the next event retries */ }
 }
 function svgLine(svg, pts, color) {
   if (pts.length === 0) return;
@@ -265,27 +292,47 @@ function drawSpark(svg, series) {
   const max = Math.max(1, ...series);
   svgLine(svg, series.map((v, i) => [i * (120 / 119), 29 - (v / max) * 27]), '#1f6feb');
 }
-// drawTrend plots a campaign's answer, conversion and transfer rates and
-// average handle time in up to 30 time buckets from its first call to now.
-function drawTrend(svg, h) {
+const SVGNS = 'http://www.w3.org/2000/svg';
+function svgEl(tag, attrs, text) {
+  const e = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text != null) e.textContent = text;
+  return e;
+}
+// drawChart plots a campaign's series from the box: answer, conversion and
+// transfer rates (0-100%) and average handle time (scaled to its maximum)
+// per time bucket; buckets where no call finished leave a gap. With axes
+// it labels the rate scale and the first and last bucket's time.
+function drawChart(svg, s, w, h, axes) {
   svg.replaceChildren();
-  if (h.length === 0) return;
-  const first = h[0].end, now = Date.now();
-  const n = 30, size = Math.max(10000, Math.ceil((now - first + 1) / n));
-  const buckets = [];
-  h.forEach((x) => {
-    const i = Math.min(n - 1, Math.floor((x.end - first) / size));
-    const b = buckets[i] || (buckets[i] = { ended: 0, answered: 0, human: 0, conv: 0, xfer: 0, handle: 0 });
-    b.ended++; if (x.answered) { b.answered++; b.handle += x.handle; } if (x.human) b.human++; if (x.conv) b.conv++; if (x.xfer) b.xfer++;
+  const pts = (s && s.points) || [];
+  svg.dataset.points = pts.filter((p) => p.finished > 0).length;
+  if (pts.length === 0) return;
+  const left = axes ? 34 : 2, right = axes ? 30 : 2, top = 4, bottom = axes ? 16 : 2;
+  const X = (i) => (pts.length === 1 ? (left + w - right) / 2 : left + (i / (pts.length - 1)) * (w - left - right));
+  const Y = (v) => top + (1 - v) * (h - top - bottom);
+  if (axes) {
+    [0, 0.5, 1].forEach((v) => {
+      svg.append(svgEl('line', { class: 'gl', x1: left, x2: w - right, y1: Y(v), y2: Y(v) }));
+      svg.append(svgEl('text', { x: 2, y: Y(v) + 3 }, Math.round(v * 100) + '%'));
+    });
+    const tm = (p) => fmtTime(p.start).replace(/:\d\d$/, '');
+    svg.append(svgEl('text', { x: left, y: h - 3 }, tm(pts[0])));
+    svg.append(svgEl('text', { x: w - right - 30, y: h - 3 }, tm(pts[pts.length - 1])));
+  }
+  const maxAHT = Math.max(1, ...pts.map((p) => p.avg_handle_sec || 0));
+  if (axes) svg.append(svgEl('text', { x: w - right + 2, y: Y(1) + 3 }, Math.round(maxAHT) + 's'));
+  const lines = [['answer_rate', '#1f6feb'], ['conversion_rate', '#2e7d32'], ['transfer_rate', '#ef6c00'], ['aht', '#8e24aa']];
+  lines.forEach(([key, color]) => {
+    let run = [];
+    const flush = () => { svgLine(svg, run, color); run = []; };
+    pts.forEach((p, i) => {
+      if (!p.finished) { flush(); return; }
+      const v = key === 'aht' ? (p.avg_handle_sec || 0) / maxAHT : Math.min(1, p[key] || 0);
+      run.push([X(i), Y(v)]);
+    });
+    flush();
   });
-  const used = buckets.map((b, i) => [i, b]).filter((x) => x[1]);
-  const X = (i) => (used.length === 1 ? 80 : 2 + (i / Math.max(1, used[used.length - 1][0])) * 156);
-  const Y = (v) => 34 - v * 32;
-  const maxAHT = Math.max(1, ...used.map(([, b]) => (b.answered ? b.handle / b.answered : 0)));
-  svgLine(svg, used.map(([i, b]) => [X(i), Y(b.answered / b.ended)]), '#1f6feb');
-  svgLine(svg, used.map(([i, b]) => [X(i), Y(b.human ? b.conv / b.human : 0)]), '#2e7d32');
-  svgLine(svg, used.map(([i, b]) => [X(i), Y(b.human ? b.xfer / b.human : 0)]), '#ef6c00');
-  svgLine(svg, used.map(([i, b]) => [X(i), Y(b.answered ? b.handle / b.answered / maxAHT : 0)]), '#8e24aa');
 }
 
 // ---- wizard ----
@@ -296,6 +343,36 @@ function loadWizard() {
     DAYS.forEach((d) => days.append(el('label', null, el('input', { type: 'checkbox', value: d, checked: 'checked' }), el('span', { 'data-i18n': 'day.' + d }, t('day.' + d)))));
   }
   loadTrunks();
+  loadFlows();
+}
+// loadFlows offers the box's stored flows (GET /v1/flows) and the flow
+// upload when the box has the flows API; otherwise the flow is a path on
+// the box, as before.
+async function loadFlows() {
+  try {
+    const list = await api('GET', '/v1/flows');
+    S.flowsAPI = true;
+    const items = Array.isArray(list) ? list : (list && (list.flows || list.items)) || [];
+    const dl = $('#wiz-flow-list'); dl.replaceChildren();
+    items.forEach((f) => { const n = typeof f === 'string' ? f : (f.name || f.Name); if (n) dl.append(el('option', { value: 'store:' + n })); });
+  } catch (e) { S.flowsAPI = e.status === 404 || e.status === 405 ? false : S.flowsAPI; }
+  $('#wiz-flow-upload').hidden = !S.flowsAPI;
+}
+async function uploadFlow() {
+  const msg = $('#wiz-flow-msg'); msg.className = 'msg'; msg.textContent = '';
+  const f = $('#wiz-flow-file').files[0];
+  const name = $('#wiz-flow-name').value.trim() || (f ? f.name.replace(/\.ya?ml$/i, '') : '');
+  if (!f) { msg.classList.add('bad'); msg.textContent = t('wiz.noFlowFile'); return; }
+  try {
+    const headers = { 'Content-Type': 'application/yaml' };
+    if (S.session && S.session.csrf_token) headers['X-CSRF-Token'] = S.session.csrf_token;
+    const resp = await fetch('/v1/flows/' + encodeURIComponent(name), { method: 'PUT', headers, body: await f.arrayBuffer(), credentials: 'same-origin' });
+    const data = await resp.json().catch(() => null);
+    if (!resp.ok) throw new APIError(resp.status, (data && data.error) || resp.statusText);
+    $('#wiz-flow').value = 'store:' + name;
+    msg.classList.add('good'); msg.textContent = t('wiz.flowStored', { name, v: (data && (data.version || data.Version)) || '' });
+    loadFlows();
+  } catch (e) { msg.classList.add('bad'); msg.textContent = t('err.generic', { msg: e.message }); }
 }
 async function createCampaign(ev) {
   ev.preventDefault();
@@ -308,7 +385,8 @@ async function createCampaign(ev) {
     windows: [{ days: days.length === 7 ? undefined : days, start: $('#wiz-win-start').value, end: $('#wiz-win-end').value }],
     tz_policy: tz ? 'campaign' : 'contact', timezone: tz || undefined, region: $('#wiz-region').value.trim().toUpperCase(),
     max_attempts: Number($('#wiz-attempts').value) || undefined,
-    pacing: { max_concurrent: Number($('#wiz-concurrent').value) || undefined }, priority: {}, amd: { enabled: false },
+    pacing: { mode: $('#wiz-mode').value, max_concurrent: Number($('#wiz-concurrent').value) || undefined, cps: Number($('#wiz-cps').value) || undefined },
+    priority: {}, amd: { enabled: $('#wiz-amd').checked },
   };
   try {
     const v = await api('POST', '/v1/campaigns', spec);
@@ -350,24 +428,35 @@ async function startCampaign() {
 }
 
 // ---- call detail ----
+// renderCallFields shows the call's record in the current language (again
+// after a language switch, without reloading the recording).
+function renderCallFields() {
+  const rec = S.callRecord; if (!rec) return;
+  const fields = $('#call-fields tbody'); fields.replaceChildren();
+  const rows = [['f.number', rec.number], ['f.direction', rec.direction && tv('dir.', rec.direction)], ['f.trunk', rec.trunk], ['f.campaign', rec.campaign_id],
+    ['f.invite', fmtTime(rec.invite_at)], ['f.answer', fmtTime(rec.answer_at)], ['f.end', fmtTime(rec.end_at)],
+    ['f.disposition', tv('disp.', rec.disposition || '')], ['f.sip', rec.sip_code], ['f.hangup', rec.hangup_by && tv('hangup.', rec.hangup_by)],
+    ['f.outcome', rec.outcome && tv('outcome.', rec.outcome)], ['f.intent', rec.intent], ['f.amd', rec.amd && tv('amd.', rec.amd)], ['f.variant', rec.variant], ['f.flow', rec.flow], ['f.dtmf', rec.dtmf]];
+  rows.filter((r) => r[1] !== undefined && r[1] !== '' && r[1] !== 0).forEach(([k, v]) => fields.append(el('tr', null, el('th', { 'data-i18n': k }, t(k)), el('td', null, v))));
+}
 async function loadCall(id) {
   $('#call-id').textContent = id;
-  const fields = $('#call-fields tbody'); fields.replaceChildren();
+  S.callRecord = null; $('#call-fields tbody').replaceChildren();
   const audio = $('#call-audio'); audio.removeAttribute('src'); audio.load();
   $('#call-recording-card').hidden = true; $('#call-transcript-card').hidden = true; $('#call-msg').textContent = '';
+  $('#call-no-listen').hidden = true;
   let rec;
   try { rec = await api('GET', '/v1/calls/' + encodeURIComponent(id)); }
   catch (e) { $('#call-msg').textContent = t('err.generic', { msg: e.message }); return; }
-  const rows = [['f.number', rec.number], ['f.direction', rec.direction], ['f.trunk', rec.trunk], ['f.campaign', rec.campaign_id],
-    ['f.invite', fmtTime(rec.invite_at)], ['f.answer', fmtTime(rec.answer_at)], ['f.end', fmtTime(rec.end_at)],
-    ['f.disposition', tv('disp.', rec.disposition || '')], ['f.sip', rec.sip_code], ['f.hangup', rec.hangup_by],
-    ['f.outcome', rec.outcome], ['f.intent', rec.intent], ['f.amd', rec.amd], ['f.variant', rec.variant], ['f.flow', rec.flow], ['f.dtmf', rec.dtmf]];
-  rows.filter((r) => r[1] !== undefined && r[1] !== '' && r[1] !== 0).forEach(([k, v]) => fields.append(el('tr', null, el('th', { 'data-i18n': k }, t(k)), el('td', null, v))));
+  S.callRecord = rec;
+  renderCallFields();
   if (can('recordings.listen') && rec.recording_path) {
     $('#call-recording-card').hidden = false;
     audio.src = '/v1/calls/' + encodeURIComponent(id) + '/recording';
   } else if (can('recordings.listen')) {
     $('#call-msg').textContent = t('call.noRecording');
+  } else {
+    $('#call-no-listen').hidden = false; // no player: the box answers 403 for this role anyway
   }
   if (can('transcripts.read')) {
     try {
@@ -399,6 +488,7 @@ async function init() {
   $('#logout').addEventListener('click', async () => { try { await api('POST', '/v1/logout'); } catch (e) { /* gone anyway */ } showLogin(); });
   $('#wiz-form').addEventListener('submit', createCampaign);
   $('#wiz-upload').addEventListener('click', uploadCSV);
+  $('#wiz-flow-send').addEventListener('click', uploadFlow);
   $('#wiz-start').addEventListener('click', startCampaign);
   window.addEventListener('hashchange', route);
   try { onSession(await api('GET', '/v1/whoami')); } catch (e) { showLogin(); }
