@@ -196,11 +196,13 @@ func TestFlowCallASRHangsFallsBackToNoInput(t *testing.T) {
 }
 
 // The real engine killed mid-call: every run of pocketsphinx_continuous
-// is SIGKILLed 50 ms in, while it loads the model (a whole run takes
-// ≈ 200 ms on an idle machine, so a later kill can miss it). The turn ends as no-input as soon as the engine dies and
-// the caller hears the no-input prompt without dead air.
+// is frozen (SIGSTOP) the moment it starts and SIGKILLed 50 ms later, so
+// the kill always lands mid-run (a whole run with the grammar's own
+// dictionary takes only ≈ 60 ms, so a timed kill alone can miss it). The
+// turn ends as no-input as soon as the engine dies and the caller hears the
+// no-input prompt without dead air.
 func TestFlowCallASRKilledFallsBackToNoInput(t *testing.T) {
-	asrFallback(t, "#!/bin/sh\npocketsphinx_continuous \"$@\" &\npid=$!\nsleep 0.05\nkill -9 $pid\nwait $pid\n")
+	asrFallback(t, "#!/bin/sh\npocketsphinx_continuous \"$@\" &\npid=$!\nkill -STOP $pid\nsleep 0.05\nkill -9 $pid\nwait $pid\n")
 }
 
 // asrFallback runs the voice test flow with the "yes" persona and script

@@ -218,6 +218,14 @@ function renderRecent() {
     el('td', null, c.id), el('td', null, c.number), el('td', null, c.campaign_id || '–'),
     el('td', null, tv('disp.', c.disposition || '')), el('td', null, c.outcome ? tv('outcome.', c.outcome) : '–'), el('td', null, fmtTime(c.end_at)))));
 }
+// shownState is "completed" for a running campaign with every contact
+// final (nothing pending, retrying or on a call); it stays running on the
+// box so a later import is dialled.
+function shownState(view) {
+  const c = view.counters || {};
+  if (view.state === 'running' && (c.contacts || 0) > 0 && !c.pending && !c.in_progress) return 'completed';
+  return view.state;
+}
 function renderCampaigns() {
   const tb = $('#campaigns tbody'); tb.replaceChildren();
   [...S.campaigns.values()].sort((a, b) => (a.view.id < b.view.id ? -1 : 1)).forEach(({ view, report }) => {
@@ -233,7 +241,7 @@ function renderCampaigns() {
     tb.append(el('tr', { 'data-campaign': view.id, class: 'click' + (view.id === chartCampaign() ? ' selected' : ''),
       onclick: (e) => { if (e.target.tagName !== 'BUTTON') { S.chartCampaign = view.id; renderCampaigns(); } } },
       el('td', null, view.name ? view.name + ' (' + view.id + ')' : view.id),
-      el('td', { class: 'state' }, tv('state.', view.state)),
+      el('td', { class: 'state' }, tv('state.', shownState(view))),
       el('td', { class: 'progress' }, (c.done || 0) + ' / ' + (c.contacts || 0)),
       el('td', { class: 'answer-rate' }, pct(r.answer_rate)), el('td', { class: 'conversion' }, pct(r.conversion_rate)),
       el('td', { class: 'transfer' }, pct(r.transfer_rate)), el('td', { class: 'aht' }, r.avg_handle_sec != null ? r.avg_handle_sec : '–'),
