@@ -161,33 +161,5 @@ func applyReleaseAttempt(t *tx, c *ReleaseAttempt) (any, error) {
 // AllOpenAttempts lists every open attempt of every box, ordered by box
 // then attempt ID. The leader's planner counts them per box and campaign.
 func (f *FSM) AllOpenAttempts() ([]Attempt, error) {
-	prefix := key("ab/")
-	var out []Attempt
-	err := f.view(func(t *tx) error {
-		var ids []string
-		err := t.scan(prefix, nil, false, func(k, _ []byte) (bool, error) {
-			rest := k[len(prefix):]
-			for i, b := range rest {
-				if b == sep[0] {
-					ids = append(ids, string(rest[i+1:]))
-					break
-				}
-			}
-			return true, nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			a, err := loadAttempt(t, id)
-			if err != nil {
-				return err
-			}
-			if a != nil && a.State == AttemptClaimed {
-				out = append(out, *a)
-			}
-		}
-		return nil
-	})
-	return out, err
+	return f.openAttempts(key("ab/"))
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 )
@@ -391,12 +392,21 @@ func (f *FSM) OpenAttempts(box string) ([]Attempt, error) {
 	if err := checkID("box", box); err != nil {
 		return nil, err
 	}
-	prefix := key("ab/", box, sep)
+	return f.openAttempts(key("ab/", box, sep))
+}
+
+// openAttempts reads the open attempts indexed under prefix (the "ab/"
+// index: box, separator, attempt ID) that are still claimed.
+func (f *FSM) openAttempts(prefix []byte) ([]Attempt, error) {
 	var out []Attempt
 	err := f.view(func(t *tx) error {
 		var ids []string
 		err := t.scan(prefix, nil, false, func(k, _ []byte) (bool, error) {
-			ids = append(ids, string(k[len(prefix):]))
+			rest := k[len(prefix):]
+			if i := bytes.IndexByte(rest, sep[0]); i >= 0 {
+				rest = rest[i+1:] // whole index: skip the box
+			}
+			ids = append(ids, string(rest))
 			return true, nil
 		})
 		if err != nil {

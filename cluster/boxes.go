@@ -341,12 +341,32 @@ func interruptBox(t *tx, box string, at time.Time, within time.Duration, res *Ex
 // callee never heard it); an answered one becomes a priority callback.
 func interruptAttempt(t *tx, a *Attempt, at time.Time, within time.Duration) error {
 	answered := !a.AnsweredAt.IsZero()
+	k, err := loadCampaign(t, a.CampaignID)
+	if err != nil {
+		return err
+	}
+	ct, err := loadContact(t, a.CampaignID, a.ContactID)
+	if err != nil {
+		return err
+	}
+	if k == nil || ct == nil || ct.State != ContactInProgress || ct.LastAttemptID != a.ID || ct.Token != a.Token {
+		ct = nil // the contact has moved on: only the attempt is closed
+	}
+	// The attempt cap is a compliance limit: a call cut off on the last
+	// allowed attempt ends the contact (outcome done, disposition
+	// "interrupted") rather than leaving it pending for a callback that
+	// ClaimAttempt would refuse for ever.
+	atCap := answered && ct != nil && k.MaxAttempts > 0 && ct.Attempts >= k.MaxAttempts
 	a.State = AttemptInterrupted
 	a.FinishedAt = at
 	a.Disposition = "interrupted"
-	a.Outcome = OutcomeRetry
-	if answered {
+	switch {
+	case atCap:
+		a.Outcome = OutcomeDone
+	case answered:
 		a.Outcome = OutcomeCallback
+	default:
+		a.Outcome = OutcomeRetry
 	}
 	a.NextAttemptAt = at
 	if err := t.del(openAttemptKey(a.Box, a.ID)); err != nil {
@@ -355,27 +375,18 @@ func interruptAttempt(t *tx, a *Attempt, at time.Time, within time.Duration) err
 	if err := t.putJSON(attemptKey(a.ID), a); err != nil {
 		return err
 	}
-	k, err := loadCampaign(t, a.CampaignID)
-	if err != nil || k == nil {
-		return err
+	if k == nil {
+		return nil
 	}
 	k.Counters.Interrupted++
 	k.UpdatedAt = at
-	ct, err := loadContact(t, a.CampaignID, a.ContactID)
-	if err != nil {
-		return err
-	}
-	if ct != nil && ct.State == ContactInProgress && ct.LastAttemptID == a.ID && ct.Token == a.Token {
+	if ct != nil {
 		old := *ct
 		ct.State = ContactPending
 		ct.NextAttemptAt = at
 		ct.LastDisposition = "interrupted"
 		switch {
-		case answered && k.MaxAttempts > 0 && ct.Attempts >= k.MaxAttempts:
-			// The attempt cap is a compliance limit: a call cut off on the
-			// last allowed attempt ends the contact (disposition
-			// "interrupted") rather than leaving it pending for a callback
-			// that ClaimAttempt would refuse for ever.
+		case atCap:
 			ct.State = ContactDone
 			ct.Callback = false
 		case answered:

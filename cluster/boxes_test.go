@@ -161,6 +161,9 @@ func TestInterruptedAtAttemptCapEndsContact(t *testing.T) {
 	if c.State != ContactDone || c.Callback || c.LastDisposition != "interrupted" {
 		t.Fatalf("contact cut off at the cap = %+v; want done, no callback", c)
 	}
+	if a, _, _ := h.f.Attempt("a3"); a.State != AttemptInterrupted || a.Outcome != OutcomeDone {
+		t.Fatalf("last attempt = %s/%s; want interrupted/done", a.State, a.Outcome)
+	}
 	if due, _ := h.f.DueContacts("camp", t0.Add(2*time.Minute), 10); len(due) != 0 {
 		t.Fatalf("contact at its cap is still due: %+v", due)
 	}

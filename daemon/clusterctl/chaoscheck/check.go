@@ -261,8 +261,13 @@ func checkContact(cr *ContactReport, atts []cluster.Attempt, calls []sim.CallLog
 	finalTok := uint64(0)
 	if n := len(atts); n > 0 {
 		last := atts[n-1]
-		if last.State == cluster.AttemptFinished && (last.Outcome == cluster.OutcomeDone || last.Outcome == cluster.OutcomeDNC) {
+		switch {
+		case last.State == cluster.AttemptFinished && (last.Outcome == cluster.OutcomeDone || last.Outcome == cluster.OutcomeDNC):
 			cr.Final, finalTok = last.Outcome, last.Token
+		case last.State == cluster.AttemptInterrupted && last.Outcome == cluster.OutcomeDone:
+			// cut off on the campaign's last allowed attempt: the
+			// interruption itself ends the contact
+			cr.Final, finalTok = last.Outcome, last.Token+1
 		}
 	}
 	if cr.Final == "" {

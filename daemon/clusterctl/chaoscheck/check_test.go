@@ -73,6 +73,21 @@ func TestCleanRunPasses(t *testing.T) {
 	}
 }
 
+// A call cut off on the campaign's last allowed attempt ends the contact:
+// the FSM closes that attempt interrupted with outcome done, which is final.
+func TestInterruptedAtCapIsFinal(t *testing.T) {
+	r := clean()
+	r.atts, r.calls = r.atts[:2], r.calls[:2]
+	r.atts[1].Outcome = cluster.OutcomeDone
+	rep := check(r)
+	if err := rep.Err(); err != nil {
+		t.Fatalf("interrupted at the cap: %v", err)
+	}
+	if kb := rep.PerContact[1]; kb.Final != cluster.OutcomeDone || kb.Interrupted != 1 || kb.Reconciled != 1 {
+		t.Errorf("kb: %+v", kb)
+	}
+}
+
 // TestEachFailureClassIsDetected breaks the clean run one way at a time;
 // each must fail with its class and name the contact.
 func TestEachFailureClassIsDetected(t *testing.T) {
@@ -113,7 +128,7 @@ func TestEachFailureClassIsDetected(t *testing.T) {
 		}, ErrLost, "ka", "outcome \"retry\""},
 		{"interrupted not reconciled", func(r *run) {
 			r.atts, r.calls = r.atts[:2], r.calls[:2]
-			r.atts[1].Outcome = cluster.OutcomeDone // even an interrupted last attempt is not final
+			r.atts[1].Outcome = cluster.OutcomeCallback // cut off, callback never made
 		}, ErrUnreconciled, "kb", "not followed by a final attempt"},
 		{"attempt left claimed", func(r *run) {
 			r.attempt("a2", "ka", "box1", 2, cluster.AttemptClaimed, "", 9, 0)
