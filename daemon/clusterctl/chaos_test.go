@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -61,6 +62,7 @@ type chaosRun struct {
 	sim       *sim.Server
 	simLog    string
 	faults    []string
+	cuts      []leaderCut // partitions of the leader, for the deposed-leader check
 	contacts  []chaoscheck.Contact
 	http      *http.Client
 	startedAt time.Time
@@ -438,10 +440,14 @@ func (r *chaosRun) fault() {
 		target.stopped = false
 		r.faults = append(r.faults, fmt.Sprintf("%s SIGSTOP for %v", who, held.Round(time.Millisecond)))
 	case "partition":
+		from := time.Now()
 		if err := r.nw.Partition(target.i); err != nil {
 			r.t.Fatal(err)
 		}
 		held := r.pause(1500*time.Millisecond, 4*time.Second)
+		if isLeader {
+			r.cuts = append(r.cuts, leaderCut{box: target.id, ip: target.ip, from: from, to: time.Now()})
+		}
 		if err := r.nw.Heal(target.i); err != nil {
 			r.t.Fatal(err)
 		}
@@ -506,6 +512,12 @@ func runChaos(t *testing.T, seed uint64, p chaosParams) *chaoscheck.Report {
 		t.Fatal(err)
 	}
 	rep := chaoscheck.Check(chaoscheck.Input{Contacts: r.contacts, Calls: calls, Malformed: bad, Attempts: atts})
+	for _, c := range r.cuts {
+		if msg := deposedLeaderDials(c, calls); msg != "" {
+			t.Errorf("seed %d: %s", seed, msg)
+		}
+	}
+	r.logf("deposed-leader check: %d partitions of the leader, no INVITE from a cut leader after the others dialled again", len(r.cuts))
 	t.Logf("CHAOS seed=%d faults=%d [%s] contacts=%d dialled=%d duplicated=%d lost=%d interrupted=%d reconciled=%d unreconciled=%d overlaps=%d",
 		seed, len(r.faults), strings.Join(r.faults, "; "), rep.Contacts, rep.Dialled, rep.Duplicated, rep.Lost,
 		rep.Interrupted, rep.Reconciled, rep.Unreconciled, rep.Overlaps)
@@ -591,4 +603,61 @@ func parseSeeds(s string) ([]uint64, error) {
 		}
 	}
 	return out, nil
+}
+
+// leaderCut is a partition of the box that led when it was cut off.
+type leaderCut struct {
+	box, ip  string
+	from, to time.Time
+}
+
+// deposedLeaderDials checks, from the far end's log, that a leader cut off
+// by a partition sends no INVITE once the rest of the cluster dials again:
+// the other side's first INVITE after the cut follows a claim the new
+// leader committed, so the cut box's INVITEs from then until the heal
+// would be dials by a deposed leader after the new leader's first commit.
+// It returns "" when there were none.
+func deposedLeaderDials(c leaderCut, calls []sim.CallLog) string {
+	var firstOther time.Time
+	for _, l := range calls {
+		host, _, _ := net.SplitHostPort(l.Source)
+		if host != c.ip && l.ReceivedAt.After(c.from) && l.ReceivedAt.Before(c.to) &&
+			(firstOther.IsZero() || l.ReceivedAt.Before(firstOther)) {
+			firstOther = l.ReceivedAt
+		}
+	}
+	if firstOther.IsZero() {
+		return ""
+	}
+	var late []string
+	for _, l := range calls {
+		host, _, _ := net.SplitHostPort(l.Source)
+		if host == c.ip && l.ReceivedAt.After(firstOther) && l.ReceivedAt.Before(c.to) {
+			late = append(late, fmt.Sprintf("%s at %s", l.CallID, l.ReceivedAt.Format("15:04:05.000")))
+		}
+	}
+	if len(late) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("deposed leader %s (cut %s–%s) sent %d INVITE(s) after the others dialled again at %s: %s",
+		c.box, c.from.Format("15:04:05.000"), c.to.Format("15:04:05.000"), len(late), firstOther.Format("15:04:05.000"), strings.Join(late, ", "))
+}
+
+// The deposed-leader check must catch a cut leader's INVITE sent after the
+// others resumed dialling, and pass one sent before.
+func TestDeposedLeaderDialsCheck(t *testing.T) {
+	base := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return base.Add(time.Duration(s * float64(time.Second))) }
+	cut := leaderCut{box: "box0", ip: "10.0.0.10", from: at(0), to: at(5)}
+	calls := []sim.CallLog{
+		{CallID: "old-before", Source: "10.0.0.10:5060", ReceivedAt: at(0.2)}, // in flight at the cut
+		{CallID: "new-first", Source: "10.0.0.11:5060", ReceivedAt: at(1.5)},
+	}
+	if msg := deposedLeaderDials(cut, calls); msg != "" {
+		t.Fatalf("clean cut flagged: %s", msg)
+	}
+	calls = append(calls, sim.CallLog{CallID: "old-late", Source: "10.0.0.10:5060", ReceivedAt: at(2)})
+	if msg := deposedLeaderDials(cut, calls); !strings.Contains(msg, "old-late") {
+		t.Fatalf("late INVITE by the deposed leader not flagged: %q", msg)
+	}
 }
