@@ -512,12 +512,14 @@ func runChaos(t *testing.T, seed uint64, p chaosParams) *chaoscheck.Report {
 		t.Fatal(err)
 	}
 	rep := chaoscheck.Check(chaoscheck.Input{Contacts: r.contacts, Calls: calls, Malformed: bad, Attempts: atts})
+	lateCuts := 0
 	for _, c := range r.cuts {
 		if msg := deposedLeaderDials(c, calls); msg != "" {
 			t.Errorf("seed %d: %s", seed, msg)
+			lateCuts++
 		}
 	}
-	r.logf("deposed-leader check: %d partitions of the leader, no INVITE from a cut leader after the others dialled again", len(r.cuts))
+	r.logf("deposed-leader check: %d partitions of the leader, %d with an INVITE from the cut leader after the others dialled again", len(r.cuts), lateCuts)
 	t.Logf("CHAOS seed=%d faults=%d [%s] contacts=%d dialled=%d duplicated=%d lost=%d interrupted=%d reconciled=%d unreconciled=%d overlaps=%d",
 		seed, len(r.faults), strings.Join(r.faults, "; "), rep.Contacts, rep.Dialled, rep.Duplicated, rep.Lost,
 		rep.Interrupted, rep.Reconciled, rep.Unreconciled, rep.Overlaps)
