@@ -287,14 +287,8 @@ func closeAttempt(t *tx, a *Attempt, outcome, disposition string, next time.Time
 		default:
 			ct.State = ContactPending
 		}
-		if ct.State == ContactPending {
-			dnc, err := isDNC(t, ct.Phone, ct.CampaignID)
-			if err != nil {
-				return err
-			}
-			if dnc {
-				ct.State = ContactDNC
-			}
+		if err := dncIfListed(t, ct); err != nil {
+			return err
 		}
 		if err := saveContact(t, k, &old, ct); err != nil {
 			return err
@@ -453,4 +447,21 @@ func (f *FSM) Attempts(campaignID string) ([]Attempt, error) {
 		return nil
 	})
 	return out, err
+}
+
+// dncIfListed moves a pending contact to DNC when its number is on the
+// global or its campaign's do-not-call list: an opt-out anywhere takes
+// effect before the next attempt.
+func dncIfListed(t *tx, ct *Contact) error {
+	if ct.State != ContactPending {
+		return nil
+	}
+	dnc, err := isDNC(t, ct.Phone, ct.CampaignID)
+	if err != nil {
+		return err
+	}
+	if dnc {
+		ct.State = ContactDNC
+	}
+	return nil
 }

@@ -396,14 +396,8 @@ func interruptAttempt(t *tx, a *Attempt, at time.Time, within time.Duration) err
 		case ct.Attempts > 0:
 			ct.Attempts--
 		}
-		if ct.State == ContactPending {
-			dnc, err := isDNC(t, ct.Phone, ct.CampaignID)
-			if err != nil {
-				return err
-			}
-			if dnc {
-				ct.State = ContactDNC
-			}
+		if err := dncIfListed(t, ct); err != nil {
+			return err
 		}
 		if err := saveContact(t, k, &old, ct); err != nil {
 			return err
