@@ -114,36 +114,30 @@ func encodeResp(v any) (kind string, body json.RawMessage, err error) {
 }
 
 func decodeResp(kind string, body json.RawMessage) (any, error) {
-	var err error
 	switch kind {
 	case "nil", "":
 		return nil, nil
 	case "int":
-		var v int
-		err = json.Unmarshal(body, &v)
-		return v, err
+		return unmarshalAs[int](body)
 	case "Campaign":
-		var v Campaign
-		err = json.Unmarshal(body, &v)
-		return v, err
+		return unmarshalAs[Campaign](body)
 	case "Attempt":
-		var v Attempt
-		err = json.Unmarshal(body, &v)
-		return v, err
+		return unmarshalAs[Attempt](body)
 	case "Box":
-		var v Box
-		err = json.Unmarshal(body, &v)
-		return v, err
+		return unmarshalAs[Box](body)
 	case "ExpireResult":
-		var v ExpireResult
-		err = json.Unmarshal(body, &v)
-		return v, err
+		return unmarshalAs[ExpireResult](body)
 	case "ClaimBatchResult":
-		var v ClaimBatchResult
-		err = json.Unmarshal(body, &v)
-		return v, err
+		return unmarshalAs[ClaimBatchResult](body)
 	}
 	return body, nil
+}
+
+// unmarshalAs decodes body as a T, answered by value as the FSM does.
+func unmarshalAs[T any](body json.RawMessage) (any, error) {
+	var v T
+	err := json.Unmarshal(body, &v)
+	return v, err
 }
 
 // fwdPool keeps idle forward streams per leader address.
