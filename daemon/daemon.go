@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"callbox/cluster"
 	"callbox/daemon/config"
 	"callbox/daemon/sdnotify"
 	"callbox/daemon/sipua"
@@ -96,6 +97,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (err error) {
 	}
 	defer sec.Close()
 	sec.metrics.WatchRaft(func() string { return node.Raft().State().String() })
+	if sec.metrics != nil {
+		node.SetApplyObserver(func(_ cluster.CommandType, took time.Duration, _ error) { sec.metrics.RaftApply(took) })
+	}
 
 	tts, err := newSynthesizer(cfg)
 	if err != nil {

@@ -41,14 +41,13 @@ func (m *callManager) metrics() *metrics.Metrics {
 	return m.sec.metrics
 }
 
-// observeCommit feeds Raft apply latency and, for a call's final record,
-// the call metrics.
+// observeCommit feeds, for a call's final record, the call metrics (Raft
+// apply latency of every command comes from the node's apply observer).
 func (m *callManager) observeCommit(rec cluster.CallRecord, took time.Duration, err error) {
 	mx := m.metrics()
 	if mx == nil {
 		return
 	}
-	mx.RaftApply(took)
 	if err != nil || rec.EndAt.IsZero() {
 		return
 	}
