@@ -72,8 +72,12 @@ type dialler struct {
 	claimed map[string]plannedClaim    // guarded by mu; leader: attempts it claimed, until they close
 	live    map[string]bool            // guarded by mu; attempt (= call) IDs of calls in flight here
 	gone    map[string]bool            // guarded by mu; attempts given back by this box (until closed)
-	token   uint64                     // guarded by mu; last fencing token issued
-	fenced  bool                       // guarded by mu; the lease was lost and not yet regained
+	// dialled holds the attempts this process placed a call for, until the
+	// FSM closes them: an attempt whose result could not be committed (the
+	// leader died mid-commit) stays open, and must not be dialled again.
+	dialled map[string]bool // guarded by mu
+	token   uint64          // guarded by mu; last fencing token issued
+	fenced  bool            // guarded by mu; the lease was lost and not yet regained
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -83,7 +87,7 @@ type dialler struct {
 func newDialler(box string, log *slog.Logger, node *cluster.Node, calls *callManager) *dialler {
 	return &dialler{box: box, log: log, node: node, calls: calls, now: time.Now, tick: diallerTick,
 		pacers: map[string]*campaign.Pacer{}, claimed: map[string]plannedClaim{}, live: map[string]bool{},
-		gone: map[string]bool{}, stop: make(chan struct{})}
+		gone: map[string]bool{}, dialled: map[string]bool{}, stop: make(chan struct{})}
 }
 
 // startDialler recovers this box's open attempts and starts the loop.
@@ -574,14 +578,36 @@ func (d *dialler) finish(ctx context.Context, attemptID, disp string, code int, 
 	if code != 0 && (code < 100 || code > 699) {
 		code = 0
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer cancel()
-	_, err := d.node.Apply(fctx, cluster.FinishAttempt{AttemptID: attemptID, Disposition: disp, SIPCode: code, At: now,
-		Outcome: dec.Outcome, NextAttemptAt: dec.Next, Result: result, IntentLevel: intent})
-	if err != nil {
-		d.log.Error("attempt result not committed; settled as interrupted on next start", "attempt", attemptID, "err", err)
+	cmd := cluster.FinishAttempt{AttemptID: attemptID, Disposition: disp, SIPCode: code, At: now,
+		Outcome: dec.Outcome, NextAttemptAt: dec.Next, Result: result, IntentLevel: intent}
+	// A commit whose outcome is unknown (the leader died or moved under it)
+	// is sent again: FinishAttempt on an attempt already closed answers
+	// ErrAttemptNotOpen, which means the first one landed (or the attempt
+	// was interrupted by the leader, which settles it too).
+	deadline := time.Now().Add(finishRetryFor)
+	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		_, err := d.node.Apply(fctx, cmd)
+		cancel()
+		if err == nil || errors.Is(err, cluster.ErrAttemptNotOpen) {
+			return
+		}
+		retry := errors.Is(err, cluster.ErrOutcomeUnknown) || errors.Is(err, cluster.ErrNotLeader)
+		if !retry || time.Now().After(deadline) {
+			d.log.Error("attempt result not committed; settled as interrupted when the lease lapses or on next start", "attempt", attemptID, "err", err)
+			return
+		}
+		d.log.Warn("attempt result commit failed; retrying", "attempt", attemptID, "err", err, "in", wait)
+		select {
+		case <-d.stop:
+			return
+		case <-time.After(wait):
+		}
 	}
 }
+
+// finishRetryFor bounds how long a call's result commit is retried.
+const finishRetryFor = time.Minute
 
 // promptFor is the text spoken on a campaign call: the campaign's prompt
 // with {name} and {profile keys} filled in.

@@ -35,7 +35,7 @@ func (d *dialler) execute(ctx context.Context) int {
 	started := 0
 	for _, a := range open {
 		d.mu.Lock()
-		handled := d.live[a.ID] || d.gone[a.ID]
+		handled := d.live[a.ID] || d.gone[a.ID] || d.dialled[a.ID]
 		d.mu.Unlock()
 		if handled {
 			continue
@@ -48,16 +48,18 @@ func (d *dialler) execute(ctx context.Context) int {
 			started++
 		}
 	}
-	// forget give-backs once the FSM has closed them
+	// forget give-backs and dialled attempts once the FSM has closed them
 	d.mu.Lock()
-	if len(d.gone) > 0 {
+	if len(d.gone) > 0 || len(d.dialled) > 0 {
 		still := make(map[string]bool, len(open))
 		for _, a := range open {
 			still[a.ID] = true
 		}
-		for id := range d.gone {
-			if !still[id] {
-				delete(d.gone, id)
+		for _, m := range []map[string]bool{d.gone, d.dialled} {
+			for id := range m {
+				if !still[id] && !d.live[id] {
+					delete(m, id)
+				}
 			}
 		}
 	}
@@ -207,6 +209,9 @@ func (d *dialler) run(ctx context.Context, a cluster.Attempt) bool {
 		d.mu.Unlock()
 		return false
 	}
+	d.mu.Lock()
+	d.dialled[id] = true // never again by this process, whatever the result commit does
+	d.mu.Unlock()
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
