@@ -108,7 +108,13 @@ func waitCampaignDone(t *testing.T, b *box, id string, bound time.Duration) apiv
 	for time.Now().Before(deadline) {
 		apiCall(t, b, "GET", "/v1/campaigns/"+id, nil, &c)
 		if c.Counters.Pending == 0 && c.Counters.InProgress == 0 && c.Counters.Contacts > 0 {
+			if !c.Exhausted {
+				t.Fatalf("campaign %s: every contact final but exhausted is false: %+v", id, c.Counters)
+			}
 			return c
+		}
+		if c.Exhausted {
+			t.Fatalf("campaign %s: exhausted with contacts left: %+v", id, c.Counters)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -35,6 +35,8 @@ func TestResamplePassAndStop(t *testing.T) {
 		{44100, 8000, 3000, 6000},
 		{48000, 8000, 300, 4500},
 		{16000, 8000, 2500, 6000},
+		{16000, 8000, 440, 7000},
+		{24000, 8000, 3000, 5000},
 		{8000, 16000, 1000, 0},
 		{8000, 22050, 3400, 0},
 	} {
@@ -94,6 +96,63 @@ func TestResampleEdges(t *testing.T) {
 	for _, v := range Resample(dc, 22050, 8000)[100:1300] {
 		if v < 4995 || v > 5005 {
 			t.Fatalf("DC drifted to %d", v)
+		}
+	}
+}
+
+func TestResamplerStreamMatchesWhole(t *testing.T) {
+	in := sineAt(700, 8000, 8000, 9000)
+	for i := range in {
+		in[i] += int16(i%97) * 20
+	}
+	for _, rates := range [][2]int{{8000, 16000}, {22050, 8000}, {8000, 8000}, {8000, 11025}, {8001, 8000}} {
+		whole := Resample(in, rates[0], rates[1])
+		r := NewResampler(rates[0], rates[1], LongFilter)
+		var got []int16
+		for p := in; len(p) > 0; {
+			n := min(160, len(p))
+			got = r.Push(got, p[:n])
+			p = p[n:]
+		}
+		got = r.Flush(got)
+		if len(got) != len(whole) {
+			t.Errorf("%v: streamed %d samples, whole-buffer %d", rates, len(got), len(whole))
+			continue
+		}
+		for i := range got {
+			if got[i] != whole[i] {
+				t.Errorf("%v: sample %d streamed %d, whole-buffer %d", rates, i, got[i], whole[i])
+				break
+			}
+		}
+	}
+	if NewResampler(0, 8000, LongFilter) != nil || NewResampler(8000, 16000, 0) != nil {
+		t.Error("NewResampler accepted rate 0 or no filter")
+	}
+}
+
+// The short filter (the speech front end's) still passes the band and
+// removes what would alias, within 1% of the amplitude.
+func TestResampleShortFilter(t *testing.T) {
+	for _, c := range []struct {
+		from, to   int
+		pass, stop float64
+	}{
+		{22050, 8000, 1000, 6000},
+		{24000, 8000, 3000, 5000},
+		{8000, 16000, 1000, 0},
+		{16000, 8000, 440, 7000},
+	} {
+		out := ResampleWith(sineAt(c.pass, c.from, c.from, 8000), c.from, c.to, ShortFilter)
+		if db := 10 * math.Log10(toneLevel(out, c.pass, c.to)/(8000.0*8000/2)); math.Abs(db) > 0.5 {
+			t.Errorf("%d→%d: %v Hz changed by %.2f dB", c.from, c.to, c.pass, db)
+		}
+		if c.stop == 0 {
+			continue
+		}
+		alias := ResampleWith(sineAt(c.stop, c.from, c.from, 8000), c.from, c.to, ShortFilter)
+		if rms := math.Sqrt(frameEnergy(alias)); rms > 8000*0.01 {
+			t.Errorf("%d→%d: %v Hz leaks through at rms %.0f", c.from, c.to, c.stop, rms)
 		}
 	}
 }

@@ -96,7 +96,7 @@ func runCampaign(api *client, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(tw, "ID\tSTATE\tCONTACTS\tPENDING\tDONE\tDNC\tATTEMPTS")
 		for _, c := range cs {
 			k := c.Counters
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.ID, c.State, k.Contacts, k.Pending, k.Done, k.DNC, k.Attempts)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\n", c.ID, shownState(c), k.Contacts, k.Pending, k.Done, k.DNC, k.Attempts)
 		}
 		tw.Flush()
 	case "show":
@@ -199,7 +199,7 @@ func printCampaign(w io.Writer, c apiv1.Campaign, asJSON bool) {
 	}
 	k := c.Counters
 	fmt.Fprintf(w, "campaign %s (%s): %s\n  flow %s, pacing %s x%d @ %.1f cps, max attempts %d, tz %s %s\n",
-		c.ID, c.Name, c.State, c.Flow, c.Pacing.Mode, c.Pacing.MaxConcurrent, c.Pacing.CPS, c.MaxAttempts, c.TimezonePolicy, c.Timezone)
+		c.ID, c.Name, shownState(c), c.Flow, c.Pacing.Mode, c.Pacing.MaxConcurrent, c.Pacing.CPS, c.MaxAttempts, c.TimezonePolicy, c.Timezone)
 	fmt.Fprintf(w, "  contacts %d: pending %d, in progress %d, done %d, dnc %d; attempts %d (finished %d, interrupted %d)\n",
 		k.Contacts, k.Pending, k.InProgress, k.Done, k.DNC, k.Attempts, k.Finished, k.Interrupted)
 	for d, n := range k.Dispositions {
@@ -267,4 +267,13 @@ func runCampaignImport(api *client, id, file, mode, enc, region string, asJSON b
 		return 1
 	}
 	return 0
+}
+
+// shownState is the campaign's state, with "(completed)" after a running
+// campaign whose contacts are all final, as the dashboard shows it.
+func shownState(c apiv1.Campaign) string {
+	if c.State == "running" && c.Exhausted {
+		return "running (completed)"
+	}
+	return c.State
 }

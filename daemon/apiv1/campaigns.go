@@ -85,7 +85,12 @@ type Counters struct {
 // Campaign is a campaign as the API shows it.
 type Campaign struct {
 	CampaignSpec
-	State     string    `json:"state"`
+	State string `json:"state"`
+	// Exhausted is true when every contact has a final result (nothing
+	// pending, waiting for a retry or on a call): a running campaign dials
+	// nothing more until contacts are imported. The dashboard shows it as
+	// "completed".
+	Exhausted bool      `json:"exhausted"`
 	Counters  Counters  `json:"counters"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

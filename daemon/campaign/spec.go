@@ -169,5 +169,6 @@ func View(k cluster.Campaign) apiv1.Campaign {
 	c := k.Counters
 	v.Counters = apiv1.Counters{Contacts: c.Contacts, Pending: c.Pending, InProgress: c.InProgress, Done: c.Done,
 		DNC: c.DNC, Attempts: c.Attempts, Finished: c.Finished, Interrupted: c.Interrupted, Dispositions: c.Dispositions}
+	v.Exhausted = c.Contacts > 0 && c.Pending == 0 && c.InProgress == 0
 	return v
 }

@@ -71,17 +71,19 @@ func TestASRMatrix(t *testing.T) {
 		{"en-us -a 140 -s 190 (loud)", []string{"-v", "en-us", "-a", "140", "-s", "190"}, true},
 	}
 	type variant struct {
-		name string
-		gain float64
-		seq  bool
-		prod bool
+		name  string
+		gain  float64
+		shape grammarShape
+		prod  bool
 	}
+	prodShape := Pocketsphinx{}.grammarShape
 	variants := []variant{
-		{"clean upsample, one phrase", -1, false, false},
-		{"fold 0.5, one phrase", 0.5, false, DefaultBandExtension == 0.5},
-		{"fold 0.7, one phrase", 0.7, false, DefaultBandExtension == 0.7},
-		{"fold 1.0, one phrase", 1, false, DefaultBandExtension == 1},
-		{"fold 0.7, phrase sequence", 0.7, true, false},
+		{"clean upsample, one phrase", -1, shapeOne, false},
+		{"fold 0.5, one phrase", 0.5, shapeOne, DefaultBandExtension == 0.5 && prodShape == shapeOne},
+		{"fold 0.7, one phrase", 0.7, shapeOne, DefaultBandExtension == 0.7 && prodShape == shapeOne},
+		{"fold 1.0, one phrase", 1, shapeOne, DefaultBandExtension == 1 && prodShape == shapeOne},
+		{"fold 0.7, phrase sequence", 0.7, shapeSequence, false},
+		{"fold 0.7, lead-in", 0.7, shapeLeadIn, DefaultBandExtension == 0.7 && prodShape == shapeLeadIn},
 	}
 	type cell struct {
 		hits  int
@@ -102,7 +104,7 @@ func TestASRMatrix(t *testing.T) {
 			defer wg.Done()
 			for j := range jobs {
 				v := variants[j.k.x]
-				p := &Pocketsphinx{BandExtension: v.gain, sequenceGrammar: v.seq, Timeout: 2 * time.Minute}
+				p := &Pocketsphinx{BandExtension: v.gain, grammarShape: v.shape, Timeout: 2 * time.Minute}
 				text := recognizeOnce(t, p, phrases, j.pcm)
 				got := m.Classify(text, expect).Name
 				mu.Lock()

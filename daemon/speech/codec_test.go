@@ -26,56 +26,6 @@ func level(pcm []int16, freq float64, rate int) float64 {
 	return math.Sqrt(re*re+im*im) * math.Sqrt2 / float64(len(pcm))
 }
 
-func TestResamplePassAndStop(t *testing.T) {
-	for _, tc := range []struct {
-		from, to int
-		pass     float64 // kept
-		stop     float64 // must be removed (above the new Nyquist), 0 = none
-	}{
-		{22050, 8000, 1000, 6000},
-		{24000, 8000, 3000, 5000},
-		{8000, 16000, 1000, 0},
-		{16000, 8000, 440, 7000},
-	} {
-		in := append(sine(tc.pass, tc.from, tc.from, 8000), 0)
-		out := resample(in, tc.from, tc.to)
-		if n := len(out); n != (len(in))*tc.to/tc.from {
-			t.Errorf("%d->%d: %d samples", tc.from, tc.to, n)
-		}
-		mid := out[len(out)/4 : 3*len(out)/4]
-		if l := level(mid, tc.pass, tc.to); math.Abs(l-8000/math.Sqrt2) > 8000/math.Sqrt2*0.05 {
-			t.Errorf("%d->%d: %v Hz at rms %.0f, want %.0f", tc.from, tc.to, tc.pass, l, 8000/math.Sqrt2)
-		}
-		if tc.stop > 0 {
-			alias := resample(sine(tc.stop, tc.from, tc.from, 8000), tc.from, tc.to)
-			if r := rms(alias[len(alias)/4 : 3*len(alias)/4]); r > 8000*0.01 {
-				t.Errorf("%d->%d: %v Hz leaks through at rms %.0f (aliasing)", tc.from, tc.to, tc.stop, r)
-			}
-		}
-	}
-}
-
-func TestStreamResamplerMatchesWhole(t *testing.T) {
-	in := sine(700, 8000, 8000, 9000)
-	for i := range in {
-		in[i] += int16(i%97) * 20
-	}
-	for _, rates := range [][2]int{{8000, 16000}, {22050, 8000}, {8000, 8000}, {8000, 11025}} {
-		whole := resample(in, rates[0], rates[1])
-		r := newStreamResampler(rates[0], rates[1])
-		var got []int16
-		for p := in; len(p) > 0; {
-			n := min(160, len(p))
-			got = r.push(got, p[:n])
-			p = p[n:]
-		}
-		got = r.flush(got)
-		if !equalPCM(got, whole) {
-			t.Errorf("%v: streamed %d samples differ from whole-buffer %d", rates, len(got), len(whole))
-		}
-	}
-}
-
 func TestWAVRoundTripAndErrors(t *testing.T) {
 	pcm := sine(440, 8000, 801, 12000)
 	b := encodeWAV(pcm, 8000, chunk{id: "test", body: []byte{1, 2, 3}})

@@ -21,22 +21,42 @@ func phraseWords(phrase string) []string {
 	return out
 }
 
-// buildJSGF returns a JSGF grammar accepting exactly one of the phrases, with
+// buildJSGF returns a JSGF grammar accepting exactly one of the phrases
+// (shapeOne), with
 // words missing from dict dropped. phraseOf maps each grammar alternative
 // (words joined by one space) back to the first phrase that produced it.
 // dropped lists the unknown words (sorted, unique). grammar is "" when no
 // phrase survives.
 func buildJSGF(phrases []string, dict map[string]struct{}) (grammar string, phraseOf map[string]string, dropped []string) {
-	return buildJSGFShape(phrases, dict, false)
+	grammar, phraseOf, dropped, _ = buildJSGFShape(phrases, dict, shapeOne)
+	return grammar, phraseOf, dropped
 }
 
-// buildJSGFShape is buildJSGF; sequence accepts one or more phrases in a
-// row instead of exactly one. The one-phrase shape is what the adapter uses:
-// measured on telephone audio (TestASRMatrix) the sequence shape lets
-// the decoder explain unknown words with short phrases ("please stop
-// calling me" → "human nope no") and fails outright on a phrase followed by
-// out-of-grammar words.
-func buildJSGFShape(phrases []string, dict map[string]struct{}, sequence bool) (grammar string, phraseOf map[string]string, dropped []string) {
+// grammarShape is the form of the grammar built from a node's phrases.
+type grammarShape int
+
+const (
+	// shapeLeadIn accepts one phrase after an optional lead-in ("i want
+	// to", "can i", ...): callers wrap a request in words the flow's
+	// phrase does not list ("I want to talk to a person"). The adapter's
+	// default: on telephone audio (TestASRMatrix) it recognises that
+	// phrase 6/10 where shapeOne gets 0/10, and no other phrase does worse.
+	shapeLeadIn grammarShape = iota
+	// shapeOne accepts exactly one phrase.
+	shapeOne
+	// shapeSequence accepts one or more phrases in a row. Measured on
+	// telephone audio (TestASRMatrix) it lets the decoder explain unknown
+	// words with short phrases ("please stop calling me" → "human nope
+	// no") and fails outright on a phrase followed by out-of-grammar words.
+	shapeSequence
+)
+
+// leadIns are the optional words before a phrase in shapeLeadIn.
+var leadIns = []string{"i want to", "i'd like to", "i would like to", "i need to", "can i", "could i", "let me"}
+
+// buildJSGFShape is buildJSGF for a grammar shape; leadWords are the
+// words the shape adds beyond the phrases (for the grammar's dictionary).
+func buildJSGFShape(phrases []string, dict map[string]struct{}, shape grammarShape) (grammar string, phraseOf map[string]string, dropped, leadWords []string) {
 	phraseOf = map[string]string{}
 	var alts []string
 	unknown := map[string]bool{}
@@ -64,13 +84,30 @@ func buildJSGFShape(phrases []string, dict map[string]struct{}, sequence bool) (
 	}
 	sort.Strings(dropped)
 	if len(alts) == 0 {
-		return "", phraseOf, dropped
+		return "", phraseOf, dropped, nil
+	}
+	var leads []string
+	if shape == shapeLeadIn {
+	lead:
+		for _, l := range leadIns {
+			ws := strings.Fields(l)
+			for _, w := range ws {
+				if _, ok := dict[w]; !ok || !jsgfSafe(w) {
+					continue lead
+				}
+			}
+			leads = append(leads, l)
+			leadWords = append(leadWords, ws...)
+		}
 	}
 	var b strings.Builder
 	b.WriteString("#JSGF V1.0;\n\ngrammar callbox;\n\n")
-	if sequence {
+	switch {
+	case shape == shapeSequence:
 		b.WriteString("public <answer> = <phrase>+ ;\n\n<phrase> = ")
-	} else {
+	case len(leads) > 0:
+		b.WriteString("public <answer> = [ <lead> ] <phrase> ;\n\n<lead> = ( " + strings.Join(leads, " ) | ( ") + " ) ;\n\n<phrase> = ")
+	default:
 		b.WriteString("public <answer> = ")
 	}
 	for i, a := range alts {
@@ -80,7 +117,7 @@ func buildJSGFShape(phrases []string, dict map[string]struct{}, sequence bool) (
 		b.WriteString("( " + a + " )")
 	}
 	b.WriteString(" ;\n")
-	return b.String(), phraseOf, dropped
+	return b.String(), phraseOf, dropped, leadWords
 }
 
 // jsgfSafe reports whether w is a plain JSGF token (ASCII letters, digits,

@@ -57,9 +57,9 @@ type Pocketsphinx struct {
 	Now       func() time.Time // default time.Now
 	Log       *slog.Logger     // default slog.Default()
 
-	// sequenceGrammar builds the phrase-sequence grammar shape (the ASR
-	// matrix test compares it; see buildJSGFShape).
-	sequenceGrammar bool
+	// grammarShape is the grammar's form (the ASR matrix test compares
+	// them; see grammarShape).
+	grammarShape grammarShape
 
 	mu       sync.Mutex
 	dict     map[string]struct{} // guarded by mu
@@ -140,14 +140,15 @@ func (p *Pocketsphinx) Start(ctx context.Context, opts ListenOptions) (Stream, e
 			return nil, err
 		}
 		var dropped []string
-		grammar, phraseOf, dropped = buildJSGFShape(opts.Phrases, dict, p.sequenceGrammar)
+		var leadWords []string
+		grammar, phraseOf, dropped, leadWords = buildJSGFShape(opts.Phrases, dict, p.grammarShape)
 		if len(dropped) > 0 {
 			p.logger().Warn("pocketsphinx: words not in the dictionary dropped from grammar", "words", dropped, "dict", dictPath)
 		}
 		if grammar == "" {
 			return nil, fmt.Errorf("%w: no phrase of %q has a word in the pocketsphinx dictionary %s", ErrBadOptions, opts.Phrases, dictPath)
 		}
-		words = p.grammarDict(phraseOf)
+		words = p.grammarDict(phraseOf, leadWords...)
 	} else if _, err := os.Stat(lm); err != nil {
 		return nil, fmt.Errorf("%w: pocketsphinx language model: %v", ErrEngineMissing, err)
 	}
@@ -321,19 +322,24 @@ func (p *Pocketsphinx) dictionary(path string) (map[string]struct{}, error) {
 
 // grammarDict returns the dictionary lines of every word of the grammar's
 // alternatives (the keys of phraseOf), alternates included, sorted.
-func (p *Pocketsphinx) grammarDict(phraseOf map[string]string) string {
+func (p *Pocketsphinx) grammarDict(phraseOf map[string]string, extra ...string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	seen := map[string]bool{}
 	var lines []string
-	for alt := range phraseOf {
-		for _, w := range strings.Fields(alt) {
-			if seen[w] {
-				continue
-			}
+	add := func(w string) {
+		if !seen[w] {
 			seen[w] = true
 			lines = append(lines, p.pron[w]...)
 		}
+	}
+	for alt := range phraseOf {
+		for _, w := range strings.Fields(alt) {
+			add(w)
+		}
+	}
+	for _, w := range extra {
+		add(w)
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n") + "\n"

@@ -220,6 +220,25 @@ func TestBuildJSGF(t *testing.T) {
 	}
 }
 
+func TestBuildJSGFLeadIn(t *testing.T) {
+	dict := map[string]struct{}{"talk": {}, "to": {}, "a": {}, "person": {}, "i": {}, "want": {}, "can": {}, "let": {}, "me": {}}
+	g, of, _, lead := buildJSGFShape([]string{"talk to a person", "yes"}, dict, shapeLeadIn)
+	// Lead-ins with a word the dictionary lacks ("i'd", "need") are left out.
+	want := "#JSGF V1.0;\n\ngrammar callbox;\n\npublic <answer> = [ <lead> ] <phrase> ;\n\n" +
+		"<lead> = ( i want to ) | ( can i ) | ( let me ) ;\n\n<phrase> = ( talk to a person ) ;\n"
+	if g != want {
+		t.Fatalf("grammar:\n%s\nwant:\n%s", g, want)
+	}
+	if of["talk to a person"] != "talk to a person" || strings.Join(lead, " ") != "i want to can i let me" {
+		t.Fatalf("phraseOf %v, lead words %v", of, lead)
+	}
+	// Without a usable lead-in it is the one-phrase grammar.
+	g, _, _, _ = buildJSGFShape([]string{"talk to a person"}, map[string]struct{}{"talk": {}, "to": {}, "a": {}, "person": {}}, shapeLeadIn)
+	if one, _, _ := buildJSGF([]string{"talk to a person"}, dict); g != one {
+		t.Fatalf("no lead-in: %q, want %q", g, one)
+	}
+}
+
 func TestParsePocketsphinxOutput(t *testing.T) {
 	out := "stop calling\n\nme\nINFO: something\n"
 	if got := parsePocketsphinxOutput(out); got != "stop calling me" {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"callbox/media"
 )
 
 // wsNext tells the reader what a parsed engine message means for the stream.
@@ -79,7 +81,7 @@ type wsStream struct {
 	wg      sync.WaitGroup
 
 	writeMu sync.Mutex       // serializes Write and CloseSend: audio order
-	rs      *streamResampler // guarded by writeMu
+	rs      *media.Resampler // guarded by writeMu
 	pending []byte           // audio not yet sent; guarded by writeMu
 
 	mu         sync.Mutex
@@ -124,7 +126,7 @@ func dialWS(ctx context.Context, cfg wsConfig) (*wsStream, error) {
 		ctx:       sctx,
 		cancel:    scancel,
 		results:   make(chan Result, 16),
-		rs:        newStreamResampler(cfg.inRate, cfg.outRate),
+		rs:        media.NewResampler(cfg.inRate, cfg.outRate, media.ShortFilter),
 		lastAudio: cfg.now(),
 	}
 	s.wg.Add(1)
@@ -262,7 +264,7 @@ func (s *wsStream) Write(pcm []int16) error {
 	s.mu.Lock()
 	s.lastAudio = s.cfg.now()
 	s.mu.Unlock()
-	out := s.rs.push(nil, pcm)
+	out := s.rs.Push(nil, pcm)
 	s.pending = appendPCM(s.pending, out)
 	if len(s.pending) >= 2*int(s.cfg.chunk.Seconds()*float64(s.cfg.outRate)) {
 		return s.sendPending()
@@ -327,7 +329,7 @@ func (s *wsStream) CloseSend() error {
 	if err := s.usable(); err != nil {
 		return err
 	}
-	s.pending = appendPCM(s.pending, s.rs.flush(nil))
+	s.pending = appendPCM(s.pending, s.rs.Flush(nil))
 	if err := s.sendPending(); err != nil {
 		return err
 	}

@@ -218,12 +218,11 @@ function renderRecent() {
     el('td', null, c.id), el('td', null, c.number), el('td', null, c.campaign_id || '–'),
     el('td', null, tv('disp.', c.disposition || '')), el('td', null, c.outcome ? tv('outcome.', c.outcome) : '–'), el('td', null, fmtTime(c.end_at)))));
 }
-// shownState is "completed" for a running campaign with every contact
-// final (nothing pending, retrying or on a call); it stays running on the
-// box so a later import is dialled.
+// shownState is "completed" for a running campaign whose contacts are all
+// final (the API's exhausted); it stays running on the box so a later
+// import is dialled.
 function shownState(view) {
-  const c = view.counters || {};
-  if (view.state === 'running' && (c.contacts || 0) > 0 && !c.pending && !c.in_progress) return 'completed';
+  if (view.state === 'running' && view.exhausted) return 'completed';
   return view.state;
 }
 function renderCampaigns() {
