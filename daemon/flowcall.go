@@ -58,7 +58,7 @@ func newRecognizer(cfg *config.Config) speech.Recognizer {
 	case "openai":
 		return &speech.OpenAIASR{BaseURL: a.URL, APIKey: a.APIKey, Model: a.Model, Timeout: a.Timeout}
 	default:
-		return &speech.Pocketsphinx{Binary: a.Binary, Timeout: a.Timeout + 2*time.Second}
+		return &speech.Pocketsphinx{Binary: a.Binary, Timeout: a.Timeout + 2*time.Second, Mandarin: a.MandarinPhrases}
 	}
 }
 

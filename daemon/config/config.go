@@ -158,6 +158,10 @@ type ASR struct {
 	Model   string        `yaml:"model"`
 	Binary  string        `yaml:"binary"`  // pocketsphinx: the pocketsphinx_continuous path
 	Timeout time.Duration `yaml:"timeout"` // wait for a final result after the caller stops; then no-input
+	// MandarinPhrases (pocketsphinx only, experimental) recognises Mandarin
+	// answers among a node's expected phrases with the en-us model; off,
+	// Mandarin turns take DTMF only. Accuracy: docs/PERFORMANCE.md.
+	MandarinPhrases bool `yaml:"mandarin_phrases"`
 }
 
 // Flows configures dialogue flows run on calls.
@@ -544,6 +548,9 @@ func (c *Config) validate(present func(key string) bool) Errors {
 		}
 	default:
 		bad("asr.engine", "%q is not one of pocketsphinx, vosk, funasr, openai", c.ASR.Engine)
+	}
+	if c.ASR.MandarinPhrases && c.ASR.Engine != "pocketsphinx" {
+		bad("asr.mandarin_phrases", "applies to asr.engine pocketsphinx only (%s recognises Mandarin with its own model)", c.ASR.Engine)
 	}
 	positive("asr.timeout", c.ASR.Timeout)
 	if d := c.Flows.BargeInMinSpeech; d < 60*time.Millisecond || d > 2*time.Second {

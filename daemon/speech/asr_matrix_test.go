@@ -105,7 +105,7 @@ func TestASRMatrix(t *testing.T) {
 			for j := range jobs {
 				v := variants[j.k.x]
 				p := &Pocketsphinx{BandExtension: v.gain, grammarShape: v.shape, Timeout: 2 * time.Minute}
-				text := recognizeOnce(t, p, phrases, j.pcm)
+				text := recognizeOnce(t, p, phrases, j.pcm, "en")
 				got := m.Classify(text, expect).Name
 				mu.Lock()
 				c := cells[j.k]
@@ -190,9 +190,9 @@ func lineVariation(rng *rand.Rand, pcm []int16) []int16 {
 	return out
 }
 
-func recognizeOnce(t *testing.T, p *Pocketsphinx, phrases []string, pcm []int16) string {
+func recognizeOnce(t *testing.T, p *Pocketsphinx, phrases []string, pcm []int16, lang string) string {
 	t.Helper()
-	s, err := p.Start(context.Background(), ListenOptions{Lang: "en", Phrases: phrases})
+	s, err := p.Start(context.Background(), ListenOptions{Lang: lang, Phrases: phrases})
 	if err != nil {
 		t.Error(err)
 		return ""
@@ -217,4 +217,67 @@ func recognizeOnce(t *testing.T, p *Pocketsphinx, phrases []string, pcm []int16)
 		t.Error(err)
 	}
 	return text
+}
+
+// TestASRMatrixMandarin measures Mandarin answers (espeak-ng's
+// cmn-latn-pinyin voice, the telephone path as above) against the built-in
+// intents' Mandarin phrases on the en-us model (Pocketsphinx.Mandarin),
+// per band-extension gain. It prints the table in docs/PERFORMANCE.md.
+//
+//	CALLBOX_ASR_MATRIX=1 [CALLBOX_ASR_MATRIX_RUNS=10] go test -run TestASRMatrixMandarin -v ./daemon/speech/
+func TestASRMatrixMandarin(t *testing.T) {
+	if os.Getenv("CALLBOX_ASR_MATRIX") == "" {
+		t.Skip("CALLBOX_ASR_MATRIX=1 runs the ASR accuracy matrix (minutes)")
+	}
+	needPocketsphinx(t)
+	runs := 10
+	if n, err := strconv.Atoi(os.Getenv("CALLBOX_ASR_MATRIX_RUNS")); err == nil && n > 0 {
+		runs = n
+	}
+	m, err := flow.NewMatcher(flow.LangZH, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect := []string{flow.IntentYes, flow.IntentNo}
+	phrases := m.Phrases(expect)
+	utters := []struct{ text, intent string }{
+		{"不要再打了", flow.IntentOptOut}, {"别再打了", flow.IntentOptOut}, {"转人工", flow.IntentHuman},
+		{"人工客服", flow.IntentHuman}, {"是的", flow.IntentYes}, {"好的", flow.IntentYes}, {"可以", flow.IntentYes},
+		{"对", flow.IntentYes}, {"没问题", flow.IntentYes}, {"确认", flow.IntentYes}, {"嗯", flow.IntentYes},
+		{"不是", flow.IntentNo}, {"不需要", flow.IntentNo}, {"不用了", flow.IntentNo}, {"不", flow.IntentNo}, {"不行", flow.IntentNo},
+	}
+	gains := []float64{0.3, 0.5, 0.7}
+	t.Logf("| answer (intent) | %s |", strings.Join([]string{"gain 0.3 (default)", "gain 0.5", "gain 0.7"}, " | "))
+	total := make([]int, len(gains))
+	for _, u := range utters {
+		clean := synthTelephone(t, u.text, []string{"-v", "cmn-latn-pinyin"})
+		row := []string{}
+		for gi, g := range gains {
+			p := &Pocketsphinx{Mandarin: true, BandExtension: g, Timeout: 2 * time.Minute}
+			hits := 0
+			wrong := map[string]int{}
+			for run := range runs {
+				rng := rand.New(rand.NewSource(int64(run)))
+				text := recognizeOnce(t, p, phrases, lineVariation(rng, clean), "zh")
+				if got := m.Classify(text, expect).Name; got == u.intent {
+					hits++
+				} else {
+					wrong[text+" → "+got]++
+				}
+			}
+			total[gi] += hits
+			cell := fmt.Sprintf("%d/%d", hits, runs)
+			if len(wrong) > 0 {
+				var ws []string
+				for w, n := range wrong {
+					ws = append(ws, fmt.Sprintf("%s ×%d", w, n))
+				}
+				sort.Strings(ws)
+				cell += " (" + strings.Join(ws, ", ") + ")"
+			}
+			row = append(row, cell)
+		}
+		t.Logf("| %s (%s) | %s |", u.text, u.intent, strings.Join(row, " | "))
+	}
+	t.Logf("| all | %d/%d | %d/%d | %d/%d |", total[0], runs*len(utters), total[1], runs*len(utters), total[2], runs*len(utters))
 }

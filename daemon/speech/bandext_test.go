@@ -56,7 +56,7 @@ func TestGrammarDict(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, phraseOf, _ := buildJSGF([]string{"Yes!", "no", "zzz"}, dict)
-	if got, want := p.grammarDict(phraseOf), "no N OW\nyes Y EH S\nyes(2) Y AE S\n"; got != want {
+	if got, want := p.grammarDict(phraseOf, "en"), "no N OW\nyes Y EH S\nyes(2) Y AE S\n"; got != want {
 		t.Fatalf("grammarDict = %q, want %q", got, want)
 	}
 }

@@ -28,7 +28,7 @@ func phraseWords(phrase string) []string {
 // dropped lists the unknown words (sorted, unique). grammar is "" when no
 // phrase survives.
 func buildJSGF(phrases []string, dict map[string]struct{}) (grammar string, phraseOf map[string]string, dropped []string) {
-	grammar, phraseOf, dropped, _ = buildJSGFShape(phrases, dict, shapeOne)
+	grammar, phraseOf, dropped, _ = buildJSGFShape(phrases, "en", dict, shapeOne)
 	return grammar, phraseOf, dropped
 }
 
@@ -51,22 +51,46 @@ const (
 	shapeSequence
 )
 
-// leadIns are the optional words before a phrase in shapeLeadIn.
+// leadIns are the optional words before a phrase in shapeLeadIn (English
+// only: a Mandarin grammar has no lead-in).
 var leadIns = []string{"i want to", "i'd like to", "i would like to", "i need to", "can i", "could i", "let me"}
 
-// buildJSGFShape is buildJSGF for a grammar shape; leadWords are the
-// words the shape adds beyond the phrases (for the grammar's dictionary).
-func buildJSGFShape(phrases []string, dict map[string]struct{}, shape grammarShape) (grammar string, phraseOf map[string]string, dropped, leadWords []string) {
+// buildJSGFShape is buildJSGF for a language ("en", or "zh": phrases
+// spelled as pinyin syllables, see pinyin.go) and a grammar shape;
+// leadWords are the words the shape adds beyond the phrases (for the
+// grammar's dictionary). A Mandarin phrase with a character that has no
+// reading is left out whole (its characters are in dropped): without it
+// the phrase would be a different one.
+func buildJSGFShape(phrases []string, lang string, dict map[string]struct{}, shape grammarShape) (grammar string, phraseOf map[string]string, dropped, leadWords []string) {
 	phraseOf = map[string]string{}
 	var alts []string
 	unknown := map[string]bool{}
+	known := func(w string) bool {
+		_, ok := dict[w]
+		return ok && jsgfSafe(w)
+	}
 	for _, ph := range phrases {
 		var kept []string
-		for _, w := range phraseWords(ph) {
-			if _, ok := dict[w]; ok && jsgfSafe(w) {
-				kept = append(kept, w)
-			} else {
-				unknown[w] = true
+		if lang == "zh" {
+			syls, missing := pinyinOf(ph)
+			for _, s := range syls {
+				if mandarinPhones(s) == nil && !known(s) {
+					missing = append(missing, s)
+				}
+			}
+			for _, m := range missing {
+				unknown[m] = true
+			}
+			if len(missing) == 0 {
+				kept = syls
+			}
+		} else {
+			for _, w := range phraseWords(ph) {
+				if known(w) {
+					kept = append(kept, w)
+				} else {
+					unknown[w] = true
+				}
 			}
 		}
 		if len(kept) == 0 {
@@ -87,7 +111,7 @@ func buildJSGFShape(phrases []string, dict map[string]struct{}, shape grammarSha
 		return "", phraseOf, dropped, nil
 	}
 	var leads []string
-	if shape == shapeLeadIn {
+	if shape == shapeLeadIn && lang != "zh" {
 	lead:
 		for _, l := range leadIns {
 			ws := strings.Fields(l)

@@ -48,6 +48,13 @@ type Pocketsphinx struct {
 	// audio is upsampled for the 16 kHz model (see upsampleForASR): 0 means
 	// DefaultBandExtension, a negative value turns it off.
 	BandExtension float64
+	// Mandarin lets turns in Mandarin ("zh") be recognised among the
+	// node's expected phrases, spelled in pinyin and approximated with the
+	// en-us model's phones (pinyin.go). Experimental, off by default: the
+	// measured accuracy and its confusions are in docs/PERFORMANCE.md
+	// ("Mandarin phrases on the en-us model"). Without it a Mandarin turn
+	// fails with ErrUnsupportedLang and takes DTMF only.
+	Mandarin bool
 	// ExtraArgs are appended to the command line (e.g. beam widths); a flag
 	// given here replaces the package's default for it (see
 	// pocketsphinxDefaults). Never repeat -infile, -hmm, -dict, -logfn,
@@ -74,6 +81,15 @@ var pocketsphinxDefaults = [][2]string{
 	// swallows whole words (measured on espeak-ng speech through μ-law).
 	{"-remove_noise", "no"},
 }
+
+// mandarinBandExtension is the band-extension gain for Mandarin turns:
+// 0.3 beat 0.5 and 0.7 for the espeak-ng Mandarin voice (TestASRMatrix).
+const mandarinBandExtension = 0.3
+
+// mandarinBeams widen the search for Mandarin phrase grammars: with the
+// default beams the English model's poorer fit prunes the right path and
+// short answers ("不是") decode as nothing.
+var mandarinBeams = [][2]string{{"-beam", "1e-80"}, {"-pbeam", "1e-80"}, {"-wbeam", "1e-60"}}
 
 const (
 	defaultPocketsphinxModel = "/usr/share/pocketsphinx/model/en-us"
@@ -119,8 +135,19 @@ func (p *Pocketsphinx) Start(ctx context.Context, opts ListenOptions) (Stream, e
 	if err != nil {
 		return nil, err
 	}
-	if l := normalizeLang(opts.Lang); l != "" && l != "en" {
-		return nil, fmt.Errorf("%w: pocketsphinx has only the en-us model, asked for %q", ErrUnsupportedLang, opts.Lang)
+	lang := normalizeLang(opts.Lang)
+	switch lang {
+	case "", "en":
+		lang = "en"
+	case "zh":
+		if !p.Mandarin {
+			return nil, fmt.Errorf("%w: pocketsphinx has only the en-us model; Mandarin phrase grammars are off (asr.mandarin_phrases)", ErrUnsupportedLang)
+		}
+		if len(opts.Phrases) == 0 {
+			return nil, fmt.Errorf("%w: pocketsphinx has only the en-us model; Mandarin needs the node's expected phrases (a grammar)", ErrUnsupportedLang)
+		}
+	default:
+		return nil, fmt.Errorf("%w: pocketsphinx has only the en-us model (and Mandarin phrase grammars), asked for %q", ErrUnsupportedLang, opts.Lang)
 	}
 	bin, hmm, dictPath, lm := p.paths()
 	binPath, err := exec.LookPath(bin)
@@ -141,14 +168,14 @@ func (p *Pocketsphinx) Start(ctx context.Context, opts ListenOptions) (Stream, e
 		}
 		var dropped []string
 		var leadWords []string
-		grammar, phraseOf, dropped, leadWords = buildJSGFShape(opts.Phrases, dict, p.grammarShape)
+		grammar, phraseOf, dropped, leadWords = buildJSGFShape(opts.Phrases, lang, dict, p.grammarShape)
 		if len(dropped) > 0 {
 			p.logger().Warn("pocketsphinx: words not in the dictionary dropped from grammar", "words", dropped, "dict", dictPath)
 		}
 		if grammar == "" {
 			return nil, fmt.Errorf("%w: no phrase of %q has a word in the pocketsphinx dictionary %s", ErrBadOptions, opts.Phrases, dictPath)
 		}
-		words = p.grammarDict(phraseOf, leadWords...)
+		words = p.grammarDict(phraseOf, lang, leadWords...)
 	} else if _, err := os.Stat(lm); err != nil {
 		return nil, fmt.Errorf("%w: pocketsphinx language model: %v", ErrEngineMissing, err)
 	}
@@ -156,8 +183,19 @@ func (p *Pocketsphinx) Start(ctx context.Context, opts ListenOptions) (Stream, e
 	if maxDur <= 0 {
 		maxDur = defaultMaxUtterance
 	}
+	setup := decodeSetup{bin: binPath, hmm: hmm, dict: dictPath, lm: lm, grammar: grammar, words: words,
+		flags: pocketsphinxDefaults, gain: p.BandExtension}
+	if setup.gain == 0 {
+		setup.gain = DefaultBandExtension
+	}
+	if lang == "zh" {
+		setup.flags = append(slices.Clip(setup.flags), mandarinBeams...)
+		if p.BandExtension == 0 {
+			setup.gain = mandarinBandExtension
+		}
+	}
 	run := func(ctx context.Context, pcm []int16) (Result, error) {
-		text, err := p.decode(ctx, binPath, hmm, dictPath, lm, grammar, words, pcm)
+		text, err := p.decode(ctx, setup, pcm)
 		if err != nil {
 			return Result{}, err
 		}
@@ -172,7 +210,16 @@ func (p *Pocketsphinx) Start(ctx context.Context, opts ListenOptions) (Stream, e
 // decode runs pocketsphinx_continuous over one utterance (8 kHz PCM).
 // With a grammar, words is the grammar's own pronunciation dictionary,
 // used instead of dict.
-func (p *Pocketsphinx) decode(ctx context.Context, bin, hmm, dict, lm, grammar, words string, pcm []int16) (string, error) {
+// decodeSetup is what every decoding run of one stream shares.
+type decodeSetup struct {
+	bin, hmm, dict, lm string
+	grammar, words     string      // JSGF and its pronunciations; "" for dictation
+	flags              [][2]string // decoder flags (ExtraArgs override them)
+	gain               float64     // band extension (upsampleForASR)
+}
+
+func (p *Pocketsphinx) decode(ctx context.Context, s decodeSetup, pcm []int16) (string, error) {
+	bin, hmm, dict, lm, grammar, words := s.bin, s.hmm, s.dict, s.lm, s.grammar, s.words
 	timeout := p.Timeout
 	if timeout <= 0 {
 		timeout = defaultUtteranceTimeout
@@ -186,11 +233,7 @@ func (p *Pocketsphinx) decode(ctx context.Context, bin, hmm, dict, lm, grammar, 
 	}
 	defer os.RemoveAll(dir)
 	wav := filepath.Join(dir, "utterance.wav")
-	gain := p.BandExtension
-	if gain == 0 {
-		gain = DefaultBandExtension
-	}
-	if err := os.WriteFile(wav, encodeWAV(upsampleForASR(pcm, SampleRate, gain), asrRate), 0o600); err != nil {
+	if err := os.WriteFile(wav, encodeWAV(upsampleForASR(pcm, SampleRate, s.gain), asrRate), 0o600); err != nil {
 		return "", fmt.Errorf("pocketsphinx: %w", err)
 	}
 	logf := filepath.Join(dir, "decoder.log")
@@ -204,7 +247,7 @@ func (p *Pocketsphinx) decode(ctx context.Context, bin, hmm, dict, lm, grammar, 
 		}
 	}
 	args := []string{"-infile", wav, "-hmm", hmm, "-dict", dict, "-logfn", logf}
-	for _, d := range pocketsphinxDefaults {
+	for _, d := range s.flags {
 		if !slices.Contains(p.ExtraArgs, d[0]) {
 			args = append(args, d[0], d[1])
 		}
@@ -322,16 +365,23 @@ func (p *Pocketsphinx) dictionary(path string) (map[string]struct{}, error) {
 
 // grammarDict returns the dictionary lines of every word of the grammar's
 // alternatives (the keys of phraseOf), alternates included, sorted.
-func (p *Pocketsphinx) grammarDict(phraseOf map[string]string, extra ...string) string {
+func (p *Pocketsphinx) grammarDict(phraseOf map[string]string, lang string, extra ...string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	seen := map[string]bool{}
 	var lines []string
 	add := func(w string) {
-		if !seen[w] {
-			seen[w] = true
-			lines = append(lines, p.pron[w]...)
+		if seen[w] {
+			return
 		}
+		seen[w] = true
+		if lang == "zh" {
+			if zh := mandarinDictLines(w); zh != nil {
+				lines = append(lines, zh...)
+				return
+			}
+		}
+		lines = append(lines, p.pron[w]...)
 	}
 	for alt := range phraseOf {
 		for _, w := range strings.Fields(alt) {

@@ -222,7 +222,7 @@ func TestBuildJSGF(t *testing.T) {
 
 func TestBuildJSGFLeadIn(t *testing.T) {
 	dict := map[string]struct{}{"talk": {}, "to": {}, "a": {}, "person": {}, "i": {}, "want": {}, "can": {}, "let": {}, "me": {}}
-	g, of, _, lead := buildJSGFShape([]string{"talk to a person", "yes"}, dict, shapeLeadIn)
+	g, of, _, lead := buildJSGFShape([]string{"talk to a person", "yes"}, "en", dict, shapeLeadIn)
 	// Lead-ins with a word the dictionary lacks ("i'd", "need") are left out.
 	want := "#JSGF V1.0;\n\ngrammar callbox;\n\npublic <answer> = [ <lead> ] <phrase> ;\n\n" +
 		"<lead> = ( i want to ) | ( can i ) | ( let me ) ;\n\n<phrase> = ( talk to a person ) ;\n"
@@ -233,7 +233,7 @@ func TestBuildJSGFLeadIn(t *testing.T) {
 		t.Fatalf("phraseOf %v, lead words %v", of, lead)
 	}
 	// Without a usable lead-in it is the one-phrase grammar.
-	g, _, _, _ = buildJSGFShape([]string{"talk to a person"}, map[string]struct{}{"talk": {}, "to": {}, "a": {}, "person": {}}, shapeLeadIn)
+	g, _, _, _ = buildJSGFShape([]string{"talk to a person"}, "en", map[string]struct{}{"talk": {}, "to": {}, "a": {}, "person": {}}, shapeLeadIn)
 	if one, _, _ := buildJSGF([]string{"talk to a person"}, dict); g != one {
 		t.Fatalf("no lead-in: %q, want %q", g, one)
 	}
