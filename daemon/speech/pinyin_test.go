@@ -136,3 +136,35 @@ func TestPocketsphinxMandarin(t *testing.T) {
 		t.Errorf("Mandarin when off: %v", err)
 	}
 }
+
+func FuzzPinyinGrammar(f *testing.F) {
+	f.Add("不要再打了", "好的，OK！")
+	f.Add("1分", "龘; public <x> = a | b")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, in := range []string{a, b} {
+			syls, _ := pinyinOf(in)
+			for _, s := range syls {
+				if s == "" {
+					t.Fatalf("pinyinOf(%q) gave an empty syllable", in)
+				}
+			}
+		}
+		dict := map[string]struct{}{}
+		for _, w := range phraseWords(a + " " + b) {
+			dict[w] = struct{}{} // even words the dictionary knows must not break the grammar
+		}
+		g, of, _, _ := buildJSGFShape([]string{a, b}, "zh", dict, shapeLeadIn)
+		if g == "" {
+			return
+		}
+		body := g[strings.Index(g, "public"):]
+		for _, r := range strings.TrimPrefix(body, "public <answer> = ") {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("' ()|;\n", r)) {
+				t.Fatalf("grammar body has %q: %q", r, g)
+			}
+		}
+		if len(of) == 0 {
+			t.Fatal("grammar without phrase map")
+		}
+	})
+}
