@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 # Local audio (PortAudio, cgo) is on by default; CGO_ENABLED=0 builds drop it.
 TAGS    ?= $(shell pkg-config --exists portaudio-2.0 2>/dev/null && [ "$$CGO_ENABLED" != 0 ] && echo portaudio)
-FUZZTIME ?= 2s
+FUZZTIME ?= 10000x
 TESTTIMEOUT ?= 14m
 CHAOS_SEEDS ?= 1-10
 
