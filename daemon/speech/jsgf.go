@@ -22,9 +22,9 @@ func phraseWords(phrase string) []string {
 }
 
 // buildJSGF returns a JSGF grammar accepting exactly one of the phrases
-// (shapeOne), with
-// words missing from dict dropped. phraseOf maps each grammar alternative
-// (words joined by one space) back to the first phrase that produced it.
+// (shapeOne), with words missing from dict dropped. phraseOf maps each
+// grammar alternative (words joined by one space) back to the first phrase
+// that produced it.
 // dropped lists the unknown words (sorted, unique). grammar is "" when no
 // phrase survives.
 func buildJSGF(phrases []string, dict map[string]struct{}) (grammar string, phraseOf map[string]string, dropped []string) {
@@ -116,7 +116,7 @@ func buildJSGFShape(phrases []string, lang string, dict map[string]struct{}, sha
 		for _, l := range leadIns {
 			ws := strings.Fields(l)
 			for _, w := range ws {
-				if _, ok := dict[w]; !ok || !jsgfSafe(w) {
+				if !known(w) {
 					continue lead
 				}
 			}

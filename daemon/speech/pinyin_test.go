@@ -135,6 +135,10 @@ func TestPocketsphinxMandarin(t *testing.T) {
 	if _, err := (&Pocketsphinx{}).Start(context.Background(), ListenOptions{Lang: "zh", Phrases: []string{"是的"}}); !errors.Is(err, ErrUnsupportedLang) {
 		t.Errorf("Mandarin when off: %v", err)
 	}
+	// No phrase can be spelled: the error names the characters.
+	if _, err := p.Start(context.Background(), ListenOptions{Lang: "zh", Phrases: []string{"龘"}}); !errors.Is(err, ErrBadOptions) || !strings.Contains(err.Error(), "龘") {
+		t.Errorf("unspellable phrases: %v", err)
+	}
 }
 
 func FuzzPinyinGrammar(f *testing.F) {

@@ -169,10 +169,14 @@ func (p *Pocketsphinx) Start(ctx context.Context, opts ListenOptions) (Stream, e
 		var dropped []string
 		var leadWords []string
 		grammar, phraseOf, dropped, leadWords = buildJSGFShape(opts.Phrases, lang, dict, p.grammarShape)
-		if len(dropped) > 0 {
+		if len(dropped) > 0 && lang == "zh" {
+			p.logger().Warn("pocketsphinx: Mandarin phrases with characters that have no pinyin reading dropped from grammar", "characters", dropped)
+		} else if len(dropped) > 0 {
 			p.logger().Warn("pocketsphinx: words not in the dictionary dropped from grammar", "words", dropped, "dict", dictPath)
 		}
-		if grammar == "" {
+		if grammar == "" && lang == "zh" {
+			return nil, fmt.Errorf("%w: no phrase of %q can be spelled in pinyin (no reading for %q)", ErrBadOptions, opts.Phrases, dropped)
+		} else if grammar == "" {
 			return nil, fmt.Errorf("%w: no phrase of %q has a word in the pocketsphinx dictionary %s", ErrBadOptions, opts.Phrases, dictPath)
 		}
 		words = p.grammarDict(phraseOf, lang, leadWords...)
