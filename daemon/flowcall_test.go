@@ -42,7 +42,16 @@ func needVoiceTools(t *testing.T) {
 // startSim runs the callee simulator on a free port for the test.
 func startSim(t *testing.T) *sim.Server {
 	t.Helper()
+	return startSimWith(t, nil, nil)
+}
+
+// startSimWith is startSim with more personas and number rules.
+func startSimWith(t *testing.T, extra map[string]sim.Persona, rules []sim.Rule) *sim.Server {
+	t.Helper()
 	personas := sim.DefaultPersonas()
+	for name, p := range extra {
+		personas[name] = p
+	}
 	// The built-in optout persona says two opt-out phrases in one breath,
 	// which the one-phrase JSGF grammar of the pocketsphinx adapter cannot
 	// match (it picks the closest single phrase); this one says one.
@@ -53,7 +62,7 @@ func startSim(t *testing.T) *sim.Server {
 	personas["agent"] = sim.Persona{Name: "agent", Kind: sim.KindHangup, Silent: true, HangupAfter: 9 * time.Second, RingFor: 200 * time.Millisecond}
 	base := 47000 + (freePort(t)%50)*40
 	s, err := sim.New(sim.Config{Port: -1, RTPPortMin: base, RTPPortMax: base + 38, Personas: personas,
-		Rules: []sim.Rule{{Prefix: agentPrefix, Persona: "agent"}, {Prefix: optoutNumber, Persona: "optout-one"}}})
+		Rules: append([]sim.Rule{{Prefix: agentPrefix, Persona: "agent"}, {Prefix: optoutNumber, Persona: "optout-one"}}, rules...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +177,51 @@ func TestFlowCalls(t *testing.T) {
 			}
 			if rec.Flow == "" || len(rec.Transcript) == 0 || rec.Transcript[0].Who != "bot" || rec.Transcript[0].BargedIn {
 				t.Fatalf("flow %q transcript %+v: want the disclosure first, not interrupted", rec.Flow, rec.Transcript)
+			}
+			tc.check(t, rec)
+		})
+	}
+}
+
+// Mandarin answers by voice with the experimental Mandarin phrase
+// grammars on (asr.mandarin_phrases): an opt-out reaches the DNC list and
+// a "no" takes the no branch. The answers are the ones recognised in every
+// run of TestASRMatrixMandarin.
+func TestFlowCallMandarinSpeech(t *testing.T) {
+	needVoiceTools(t)
+	const optoutZH, noZH = "+8613700000021", "+8613700000022"
+	s := startSimWith(t, map[string]sim.Persona{
+		"optout-zh-one": {Name: "optout-zh-one", Kind: sim.KindAnswer, Voice: sim.MandarinVoice, Say: []string{"不要再打了"}},
+		"no-zh-one":     {Name: "no-zh-one", Kind: sim.KindAnswer, Voice: sim.MandarinVoice, Say: []string{"不需要"}},
+	}, []sim.Rule{{Prefix: optoutZH, Persona: "optout-zh-one"}, {Prefix: noZH, Persona: "no-zh-one"}})
+	b := flowBox(t, s, func(c *config.Config) { c.ASR.MandarinPhrases = true })
+	for _, tc := range []struct {
+		name, number string
+		check        func(t *testing.T, rec apiv1.CallRecord)
+	}{
+		{"optout-dnc", optoutZH, func(t *testing.T, rec apiv1.CallRecord) {
+			if rec.Dialogue == nil || !rec.Dialogue.OptOut || rec.Outcome != "opt_out" {
+				t.Fatalf("dialogue = %+v, want opt-out", rec.Dialogue)
+			}
+			if !isDNC(t, b, optoutZH) {
+				t.Fatal("opted-out number is not on the global DNC list")
+			}
+		}},
+		{"no-branch", noZH, func(t *testing.T, rec apiv1.CallRecord) {
+			callers := turnsOf(rec, "caller")
+			if rec.Dialogue == nil || rec.Dialogue.Disposition != "refused" || len(callers) == 0 || callers[0].Intent != "no" {
+				t.Fatalf("dialogue = %+v, caller turns %+v; want a spoken no → refused", rec.Dialogue, callers)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec, code, body := b.call(apiv1.PlaceCall{Number: tc.number, Flow: "voice-test.zh", Profile: nil})
+			if code != http.StatusOK {
+				t.Fatalf("POST /v1/calls: %d %s", code, body)
+			}
+			for _, tr := range rec.Transcript {
+				t.Logf("  %-6s %-8s %q digits=%q intent=%s noinput=%v", tr.Who, tr.Node, tr.Text, tr.Digits, tr.Intent, tr.NoInput)
 			}
 			tc.check(t, rec)
 		})

@@ -190,6 +190,14 @@ func (p *lossyProxy) lost() uint64 {
 	return p.dropped
 }
 
+// holdReports keeps s from sending a scheduled report (its first one comes
+// 50-300 ticks after creation, at random) so a test sees only forced ones.
+func holdReports(s *Session) {
+	s.tickMu.Lock()
+	s.rtcpDue = 1 << 30
+	s.tickMu.Unlock()
+}
+
 func forceReport(s *Session) {
 	s.tickMu.Lock()
 	s.rtcpDue = 1
@@ -199,6 +207,10 @@ func forceReport(s *Session) {
 func TestSessionLossReportedOverRTCP(t *testing.T) {
 	r := newRTPRig(t)
 	a, b := r.session(), r.session()
+	// A scheduled report of b's within the 60 ticks (about 1 run in 20)
+	// would start a new interval and change the fraction lost.
+	holdReports(a)
+	holdReports(b)
 	drop := map[int]bool{20: true, 21: true, 22: true, 30: true, 31: true}
 	px := newLossyProxy(t, r.ports, a, b, drop)
 	via := px.rtpConn.LocalAddr().(*net.UDPAddr)
