@@ -355,3 +355,39 @@ func TestMaskPhone(t *testing.T) {
 		}
 	}
 }
+
+// A complaint the flow declares no intent for still reaches the emotion
+// score: grammar-constrained engines can return it because every grammar
+// includes the built-in complaint phrases, and the flow escalates.
+func TestRunComplaintWithoutIntentEscalates(t *testing.T) {
+	f := mustParse(t, `version: 1
+name: remind
+language: en
+org: Example Bank
+escalate_to: sip:agent@127.0.0.1
+emotion_threshold: -0.5
+on_emotion: transfer
+start: ask
+nodes:
+  ask:
+    type: ask
+    prompt: Can you make it tomorrow?
+    expect: [yes, no]
+    on: {yes: bye, no: bye}
+  bye:
+    type: hangup
+    text: Goodbye.
+`)
+	phrases := f.Matcher().Phrases([]string{"yes", "no"})
+	if !strings.Contains(strings.Join(phrases, "|"), "why do you keep calling me") {
+		t.Fatalf("grammar phrases lack the built-in complaints: %q", phrases)
+	}
+	io := &recIO{scriptIO: scriptIO{inputs: []string{"why do you keep calling me"}}}
+	out, err := f.Run(context.Background(), io, nil, RunOptions{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Transferred || len(io.transfers) != 1 || len(out.EmotionScores) == 0 || out.EmotionScores[0] >= -0.5 {
+		t.Errorf("outcome %+v transfers %v; want an emotion transfer", out, io.transfers)
+	}
+}

@@ -33,11 +33,11 @@ var mandarinChars = func() map[rune]string {
 	m := map[rune]string{}
 	for _, row := range []string{
 		"a:啊阿", "ai:爱哎唉", "an:安按", "ba:把八吧爸", "bai:拜百白", "ban:般办半班", "bang:帮", "bao:保报包",
-		"bei:被北备", "ben:本", "bi:比必", "bian:便变边", "biao:表", "bie:别", "bu:不步部", "cai:才菜",
+		"bei:被北备", "ben:本", "bi:比必", "bian:便变边遍", "biao:表", "bie:别", "bu:不步部", "cai:才菜",
 		"chang:常长场", "che:车", "chi:迟吃", "chu:出处", "cong:从", "cuo:错", "da:打大答", "dai:贷代带",
 		"dan:单担但", "dang:当", "dao:到道盗", "de:的得地", "deng:等", "di:低底第", "dian:点电店",
 		"diao:掉调", "ding:定", "dong:懂动", "dou:都", "dui:对", "duo:多", "e:额饿", "en:嗯", "er:二儿而",
-		"fa:发法", "fan:反饭", "fang:方", "fei:费非飞", "fen:分份", "fou:否", "fu:服负覆付",
+		"fa:发法", "fan:反饭烦", "fang:方", "fei:费非飞", "fen:分份", "fou:否", "fu:服负覆付",
 		"gai:改盖该", "gan:感干", "gao:高告", "ge:个哥", "gei:给", "gen:跟", "gong:工公", "gou:够",
 		"guan:关管", "gui:贵", "guo:过国", "hai:还", "hao:好号", "he:和合", "hei:黑", "hen:很",
 		"hou:后候", "hu:虎户", "hua:话", "huan:换", "hui:会回", "ji:几机记", "jia:家加价", "jian:间见",
@@ -48,7 +48,7 @@ var mandarinChars = func() map[rune]string {
 		"ming:明名", "na:那拿哪", "ne:呢", "neng:能", "ni:你", "nian:年", "nin:您", "o:哦", "pian:骗",
 		"qi:其期起七气", "qian:钱千", "qing:请清情", "qu:去取趣", "que:确", "ran:然", "ren:人认",
 		"ri:日", "san:三", "shan:删", "shang:上商", "shao:少绍", "shei:谁", "shen:什", "sheng:生",
-		"shi:是时十事试", "shou:收手", "shu:数", "shua:刷", "shuo:说", "si:四思", "suan:算",
+		"shi:是时十事试", "shou:收手", "shu:数", "su:诉", "sao:骚", "rao:扰", "shua:刷", "shuo:说", "si:四思死", "suan:算",
 		"ta:他她它", "tai:太", "te:特", "ti:题提", "tian:天", "ting:挺听", "tong:同通", "tou:头投",
 		"tui:推退", "wan:晚万完", "wei:为位喂", "wen:问", "wo:我", "wu:五务无", "xi:细息系",
 		"xia:下", "xian:现限先", "xiang:想详", "xiao:消小", "xie:谢", "xin:信心新", "xing:行星兴",
