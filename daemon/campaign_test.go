@@ -69,8 +69,11 @@ func startCampaignSim(t *testing.T, logFile string) *sim.Server {
 	personas["vm"] = sim.Persona{Name: "vm", Kind: sim.KindVoicemail, RingFor: 300 * time.Millisecond,
 		Greeting: "Hi, you have reached the voicemail of John. I cannot take your call right now, please leave a message after the tone.", Beep: true}
 	personas["busy"] = sim.Persona{Name: "busy", Kind: sim.KindBusy, RingFor: 200 * time.Millisecond, Code: 486}
-	s, err := sim.New(sim.Config{Port: -1, RTPPortMin: 46000 + (time.Now().Nanosecond()/1000%40)*20, Personas: personas,
-		RTPPortMax: 46000 + (time.Now().Nanosecond()/1000%40)*20 + 19, MaxRing: time.Second, LogFile: logFile,
+	// One draw for both ends: two calls to time.Now could land in
+	// different buckets and give a range whose end is below its start.
+	base := 46000 + (time.Now().Nanosecond()/1000%40)*20
+	s, err := sim.New(sim.Config{Port: -1, RTPPortMin: base, Personas: personas,
+		RTPPortMax: base + 19, MaxRing: time.Second, LogFile: logFile,
 		Rules: []sim.Rule{{Prefix: "+8613900000001", Persona: "hello"}, {Prefix: "+8613900000002", Persona: "busy"},
 			{Prefix: "+8613900000003", Persona: "noanswer"}, {Prefix: "+8613900000004", Persona: "vm"}, {Prefix: "", Persona: "hello"}}})
 	if err != nil {
