@@ -82,6 +82,7 @@ type wsStream struct {
 
 	writeMu sync.Mutex       // serializes Write and CloseSend: audio order
 	rs      *media.Resampler // guarded by writeMu
+	rsOut   []int16          // resampler output, reused per frame; guarded by writeMu
 	pending []byte           // audio not yet sent; guarded by writeMu
 
 	mu         sync.Mutex
@@ -264,8 +265,8 @@ func (s *wsStream) Write(pcm []int16) error {
 	s.mu.Lock()
 	s.lastAudio = s.cfg.now()
 	s.mu.Unlock()
-	out := s.rs.Push(nil, pcm)
-	s.pending = appendPCM(s.pending, out)
+	s.rsOut = s.rs.Push(s.rsOut[:0], pcm)
+	s.pending = appendPCM(s.pending, s.rsOut)
 	if len(s.pending) >= 2*int(s.cfg.chunk.Seconds()*float64(s.cfg.outRate)) {
 		return s.sendPending()
 	}
